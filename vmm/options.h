@@ -1,0 +1,47 @@
+/* The command line: `wisp run` options parsed into one struct, with clear errors. */
+#ifndef WISP_VMM_OPTIONS_H
+#define WISP_VMM_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot/layout.h"
+#include "boot/loader.h"
+
+#define WISP_VERSION "0.1.0"
+#define WISP_DEFAULT_MEM (256ull << 20)
+#define WISP_MIN_MEM (8ull << 20)
+#define WISP_MAX_MEM (1ull << 40)
+#define WISP_MAX_CPUS 254 /* xAPIC ids and the MP table */
+
+enum wisp_cmd { WISP_CMD_RUN, WISP_CMD_HELP, WISP_CMD_VERSION };
+
+struct options {
+        enum wisp_cmd cmd;
+        const char *kernel;
+        const char *initrd;
+        char cmdline[WISP_CMDLINE_MAX]; /* the user's -p pieces, space-joined */
+        unsigned int ncpus;
+        uint64_t mem;
+        enum boot_entry_pref entry;
+        int verbose;
+        bool stats;
+};
+
+/*
+ * Parses argv (argv[0] is the program). Pure: no output, no exit. Returns 0,
+ * or -EINVAL with a message in err that names the option and the value.
+ */
+int options_parse(int argc, char *const argv[], struct options *o, char *err, size_t errlen);
+
+/*
+ * Parses a size: a number with an optional K, M, G or T suffix (binary
+ * units, optional "B"/"iB"); a bare number means MiB. 0 or -EINVAL.
+ */
+int parse_size(const char *s, uint64_t *bytes);
+
+/* The text of `wisp --help`. */
+const char *options_usage(void);
+
+#endif

@@ -1,0 +1,74 @@
+/* --stats: exit counts per vCPU and wisp's memory use net of guest RAM. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+/*
+ * Bytes of guest RAM resident in wisp's mappings, from /proc/self/smaps.
+ * (mincore() would also count pages the guest only read, which map the
+ * shared zero page and cost nothing.)
+ */
+static unsigned long long guest_resident(const struct guest_mem *mem)
+{
+        unsigned long long total = 0, start, end, kib;
+        bool in_guest = false;
+        char line[256];
+        FILE *f = fopen("/proc/self/smaps", "re");
+
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f)) {
+                if (sscanf(line, "%llx-%llx ", &start, &end) == 2) {
+                        in_guest = false;
+                        for (unsigned int i = 0; i < mem->nr; i++)
+                                if (start >= (unsigned long long)(uintptr_t)mem->region[i].host &&
+                                    end <= (unsigned long long)(uintptr_t)mem->region[i].host +
+                                               mem->region[i].size)
+                                        in_guest = true;
+                } else if (in_guest && sscanf(line, "Rss: %llu kB", &kib) == 1) {
+                        total += kib << 10;
+                }
+        }
+        fclose(f);
+        return total;
+}
+
+/* Current resident set size in bytes, from /proc/self/statm. */
+static unsigned long long rss_now(void)
+{
+        unsigned long long size = 0, resident = 0;
+        FILE *f = fopen("/proc/self/statm", "re");
+
+        if (f) {
+                if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+                        resident = 0;
+                fclose(f);
+        }
+        return resident * (unsigned long long)sysconf(_SC_PAGESIZE);
+}
+
+void stats_print(struct vm *vm)
+{
+        struct rusage ru;
+        unsigned long long guest = guest_resident(&vm->kvm.mem), rss = rss_now();
+
+        for (unsigned int i = 0; i < vm->ncpus; i++) {
+                const struct vcpu_stats *s = &vm->cpu[i].stats;
+
+                wisp_log(LOG_ERROR, "stats: vCPU %u: %lu exits (%lu port I/O, %lu MMIO, %lu other)",
+                         i, s->exits, s->io, s->mmio, s->other);
+        }
+        wisp_log(LOG_ERROR, "stats: unclaimed accesses: %lu port, %lu MMIO",
+                 atomic_load(&vm->pio.unclaimed), atomic_load(&vm->mmio.unclaimed));
+        getrusage(RUSAGE_SELF, &ru);
+        wisp_log(LOG_ERROR,
+                 "stats: memory: rss %llu KiB, guest RAM touched %llu KiB, wisp's own %llu KiB, "
+                 "peak rss %ld KiB",
+                 rss >> 10, guest >> 10, (rss > guest ? rss - guest : 0) >> 10, ru.ru_maxrss);
+}
