@@ -14,9 +14,11 @@ CFLAGS_BASE := -std=gnu11 -O2 -g0 -D_GNU_SOURCE -I. $(WARN) -fno-strict-aliasing
 	-fstack-protector-strong -D_FORTIFY_SOURCE=2
 
 # musl has no kernel headers of its own: borrow exactly linux/, asm/, asm-generic/, video/
+# and liburing's headers (liburing.a makes raw system calls: it links with musl as is)
 # from linux-libc-dev, never glibc's.
 KINC := $(BUILD)/kinc
 MULTIARCH := $(shell $(CC_HOST) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+LIBURING := /usr/lib/$(MULTIARCH)/liburing.a
 
 SRC_DIRS := kvm boot devices vmm pci virtio
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
@@ -27,6 +29,8 @@ WISP_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(WISP_SRCS))
 HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(LIB_SRCS))
 
 .PHONY: all test unit integration run format clean deps
+# Objects are never intermediate: parallel helpers and incremental builds keep them.
+.SECONDARY:
 all: $(BUILD)/wisp
 
 $(KINC)/.stamp:
@@ -35,6 +39,8 @@ $(KINC)/.stamp:
 	@ln -sfn /usr/include/$(MULTIARCH)/asm $(KINC)/asm
 	@ln -sfn /usr/include/asm-generic $(KINC)/asm-generic
 	@ln -sfn /usr/include/video $(KINC)/video
+	@ln -sfn /usr/include/liburing $(KINC)/liburing
+	@ln -sfn /usr/include/liburing.h $(KINC)/liburing.h
 	@touch $@
 
 $(BUILD)/musl/%.o: %.c $(HDRS) $(KINC)/.stamp
@@ -44,7 +50,7 @@ $(BUILD)/musl/%.o: %.c $(HDRS) $(KINC)/.stamp
 
 $(BUILD)/wisp: $(WISP_OBJS)
 	@echo "  LD      $@"
-	@$(CC_STATIC) -static -s -Wl,--gc-sections -o $@ $^ -lpthread
+	@$(CC_STATIC) -static -s -Wl,--gc-sections -o $@ $^ $(LIBURING) -lpthread
 
 # Unit tests: the same sources built with the host compiler, linked with Criterion.
 $(BUILD)/host/%.o: %.c $(HDRS)
@@ -59,7 +65,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELPERS) $(HOST_OBJS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC_HOST) $(CFLAGS_BASE) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(HOST_OBJS) -lcriterion -lpthread
+	@$(CC_HOST) $(CFLAGS_BASE) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(HOST_OBJS) -lcriterion -luring -lpthread
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2; done

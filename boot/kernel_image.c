@@ -52,6 +52,9 @@ static int parse_bzimage(const uint8_t *buf, size_t len, struct kernel_image *im
         pm_off = (setup_sects + 1) * 512;
         if (pm_off >= len)
                 return fail(why, "truncated bzImage: no protected-mode kernel after the setup");
+        /* syssize counts the protected-mode part in 16-byte paragraphs. */
+        if (h.syssize && (uint64_t)h.syssize * 16 > len - pm_off)
+                return fail(why, "truncated bzImage: shorter than its header says (syssize)");
 
         img->format = KERNEL_BZIMAGE;
         img->hdr = h;
@@ -59,11 +62,17 @@ static int parse_bzimage(const uint8_t *buf, size_t len, struct kernel_image *im
         img->nseg = 1;
         img->seg[0] = (struct kernel_segment){
             .off = pm_off, .filesz = len - pm_off, .gpa = WISP_KERNEL_ADDR, .memsz = len - pm_off};
-        /* The decompressor works in place up to init_size bytes. */
-        if (h.init_size > img->seg[0].memsz)
-                img->seg[0].memsz = h.init_size;
         img->entry64 = WISP_KERNEL_ADDR + 0x200;
-        img->end = WISP_KERNEL_ADDR + img->seg[0].memsz;
+        /* The decompressor writes init_size bytes at the address the kernel
+         * runs from: LOAD_PHYSICAL_ADDR (pref_address) for a non-relocatable
+         * kernel, and the same for a relocatable one loaded below it
+         * (head_64.S: max(aligned load address, LOAD_PHYSICAL_ADDR)).
+         * Nothing, the initrd included, may be placed there. */
+        uint64_t run_at = h.pref_address > WISP_KERNEL_ADDR ? h.pref_address : WISP_KERNEL_ADDR;
+
+        img->end = WISP_KERNEL_ADDR + img->seg[0].filesz;
+        if (h.init_size && run_at + h.init_size > img->end)
+                img->end = run_at + h.init_size;
         img->initrd_addr_max = h.initrd_addr_max ? h.initrd_addr_max : DEFAULT_INITRD_MAX;
         img->cmdline_max = h.cmdline_size ? h.cmdline_size : 255;
         return 0;

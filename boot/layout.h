@@ -51,6 +51,25 @@
 #define WISP_PCI_HOLE_END 0x100000000UL  /* 4 GiB */
 #define WISP_RAM_HIGH_START WISP_PCI_HOLE_END
 
+/*
+ * PCI inside the hole: a 32-bit memory window for BARs (wisp assigns them as
+ * firmware would; the guest may move them), then the ECAM window for bus 0
+ * (MMCONFIG: 4 KiB of config space per function, 32 devices x 8 functions).
+ */
+#define WISP_PCI_MMIO32_START 0xc0000000UL
+#define WISP_PCI_MMIO32_END 0xe0000000UL /* 512 MiB */
+#define WISP_PCI_ECAM_ADDR 0xe0000000UL
+#define WISP_PCI_ECAM_SIZE 0x100000UL /* bus 0 only */
+/* Port I/O window for I/O BARs (legacy virtio), above the ISA range. */
+#define WISP_PCI_IO_START 0xc000UL
+#define WISP_PCI_IO_END 0x10000UL
+/* Configuration mechanism #1. */
+#define WISP_PORT_PCI_CONFIG_ADDR 0xcf8
+#define WISP_PORT_PCI_CONFIG_DATA 0xcfc
+/* INTx of slot s (INTA) arrives on IOAPIC pin 16 + s % 8, level, active low. */
+#define WISP_PCI_INTX_FIRST_PIN 16
+#define WISP_PCI_INTX_PINS 8
+
 /* Fixed MMIO inside the hole (the firmware-less x86 convention). */
 #define WISP_IOAPIC_ADDR 0xfec00000UL
 #define WISP_LAPIC_ADDR 0xfee00000UL

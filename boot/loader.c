@@ -62,6 +62,15 @@ static int copy_in(int fd, const uint8_t *buf, uint64_t off, uint8_t *dst, uint6
 static int load_segments(const struct guest_mem *mem, const struct kernel_image *img,
                          const struct boot_input *in, char *err, size_t errlen)
 {
+        /* Everything the kernel claims (a bzImage's decompression area too)
+         * must be RAM below the hole. */
+        if (img->end > guest_mem_low_end(mem)) {
+                snprintf(err, errlen,
+                         "kernel needs guest RAM up to 0x%" PRIx64
+                         ": give the guest more memory (-m)",
+                         img->end);
+                return -ENOMEM;
+        }
         for (unsigned int i = 0; i < img->nseg; i++) {
                 const struct kernel_segment *s = &img->seg[i];
                 uint8_t *p = guest_ptr(mem, s->gpa, s->memsz);
@@ -73,8 +82,8 @@ static int load_segments(const struct guest_mem *mem, const struct kernel_image 
                                  s->gpa, s->gpa + s->memsz);
                         return -ENOMEM;
                 }
-                if (copy_in(in->fds ? in->fds->kernel_fd : -1, in->kernel, s->off, p,
-                            s->filesz) < 0) {
+                if (copy_in(in->fds ? in->fds->kernel_fd : -1, in->kernel, s->off, p, s->filesz) <
+                    0) {
                         snprintf(err, errlen, "read error while loading");
                         return -EIO;
                 }

@@ -72,10 +72,14 @@ struct mpc_intsrc {
 enum { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_INTSRC, MP_LINTSRC };
 enum { MP_IRQ_INT, MP_IRQ_NMI, MP_IRQ_SMI, MP_IRQ_EXTINT };
 
-#define MP_ISA_BUS 0
+/* The PCI bus's MP id must be its bus number; ISA comes after it. */
+#define MP_PCI_BUS 0
+#define MP_ISA_BUS 1
 #define MP_ISA_IRQS 16
-#define APIC_VERSION 0x14   /* KVM's LAPIC reports 0x14 */
-#define IOAPIC_VERSION 0x11 /* KVM's IOAPIC: 24 pins */
+#define MP_PCI_SLOTS 31       /* slots 1..31; slot 0 is the host bridge */
+#define MP_IRQ_LEVEL_LOW 0x0f /* polarity active low (3), trigger level (3 << 2) */
+#define APIC_VERSION 0x14     /* KVM's LAPIC reports 0x14 */
+#define IOAPIC_VERSION 0x11   /* KVM's IOAPIC: 24 pins */
 #define CPU_ENABLED 1
 #define CPU_BSP 2
 
@@ -92,8 +96,9 @@ static uint8_t checksum(const void *p, size_t len)
 size_t mptable_size(unsigned int ncpus)
 {
         return sizeof(struct mpf_intel) + sizeof(struct mpc_table) +
-               ncpus * sizeof(struct mpc_cpu) + sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) +
-               MP_ISA_IRQS * sizeof(struct mpc_intsrc) + 2 * sizeof(struct mpc_intsrc);
+               ncpus * sizeof(struct mpc_cpu) + 2 * sizeof(struct mpc_bus) +
+               sizeof(struct mpc_ioapic) +
+               (MP_ISA_IRQS + MP_PCI_SLOTS + 2) * sizeof(struct mpc_intsrc);
 }
 
 int mptable_write(void *buf, size_t len, uint64_t gpa, unsigned int ncpus)
@@ -125,11 +130,13 @@ int mptable_write(void *buf, size_t len, uint64_t gpa, unsigned int ncpus)
                 e += sizeof(c);
         }
 
-        struct mpc_bus bus = {.type = MP_BUS, .busid = MP_ISA_BUS};
-        memcpy(bus.bustype, "ISA   ", 6);
-        memcpy(e, &bus, sizeof(bus));
+        struct mpc_bus bus[2] = {{.type = MP_BUS, .busid = MP_PCI_BUS},
+                                 {.type = MP_BUS, .busid = MP_ISA_BUS}};
+        memcpy(bus[0].bustype, "PCI   ", 6);
+        memcpy(bus[1].bustype, "ISA   ", 6);
+        memcpy(e, bus, sizeof(bus));
         e += sizeof(bus);
-        count++;
+        count += 2;
 
         struct mpc_ioapic io = {.type = MP_IOAPIC,
                                 .apicid = ioapic,
@@ -147,6 +154,21 @@ int mptable_write(void *buf, size_t len, uint64_t gpa, unsigned int ncpus)
                                        .srcbusirq = irq,
                                        .dstapic = ioapic,
                                        .dstirq = irq};
+                memcpy(e, &s, sizeof(s));
+                e += sizeof(s);
+        }
+
+        /* PCI INTA of slot s: IOAPIC pin 16 + s % 8, level-triggered, active low
+         * (source irq = slot << 2 | pin, pin 0 = INTA). */
+        for (uint8_t slot = 1; slot <= MP_PCI_SLOTS; slot++, count++) {
+                struct mpc_intsrc s = {
+                    .type = MP_INTSRC,
+                    .irqtype = MP_IRQ_INT,
+                    .irqflag = MP_IRQ_LEVEL_LOW,
+                    .srcbus = MP_PCI_BUS,
+                    .srcbusirq = (uint8_t)(slot << 2),
+                    .dstapic = ioapic,
+                    .dstirq = (uint8_t)(WISP_PCI_INTX_FIRST_PIN + slot % WISP_PCI_INTX_PINS)};
                 memcpy(e, &s, sizeof(s));
                 e += sizeof(s);
         }

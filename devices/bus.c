@@ -84,27 +84,34 @@ static const struct io_region *find(const struct io_bus *bus, uint64_t addr)
 
 bool io_bus_access(struct io_bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
 {
-        const struct io_region *r;
+        struct io_region r = {0};
         bool claimed = false;
 
         if (len >= 1 && len <= 8) {
+                const struct io_region *found;
+
                 pthread_rwlock_rdlock(&bus->lock);
-                r = find(bus, addr);
-                if (r && len <= r->len - (addr - r->base)) {
-                        r->fn(r->opaque, addr - r->base, data, len, is_write);
+                found = find(bus, addr);
+                if (found && len <= found->len - (addr - found->base)) {
+                        r = *found;
                         claimed = true;
                 }
                 pthread_rwlock_unlock(&bus->lock);
         }
-        if (!claimed) {
-                unsigned long n = atomic_fetch_add(&bus->unclaimed, 1);
-
-                if (!is_write)
-                        memset(data, 0xff, len > 8 ? 8 : len);
-                if (n < IO_BUS_LOG_LIMIT)
-                        wisp_debug("unclaimed %s %s at 0x%llx (%u bytes)%s", bus->name,
-                                   is_write ? "write" : "read", (unsigned long long)addr, len,
-                                   n + 1 == IO_BUS_LOG_LIMIT ? "; not logging more" : "");
+        /* The handler runs outside the lock: a config write that moves a
+         * BAR remaps regions from inside a handler. Devices outlive every
+         * vCPU, so a region removed meanwhile still has a live handler. */
+        if (claimed) {
+                r.fn(r.opaque, addr - r.base, data, len, is_write);
+                return true;
         }
-        return claimed;
+        unsigned long n = atomic_fetch_add(&bus->unclaimed, 1);
+
+        if (!is_write)
+                memset(data, 0xff, len > 8 ? 8 : len);
+        if (n < IO_BUS_LOG_LIMIT)
+                wisp_debug("unclaimed %s %s at 0x%llx (%u bytes)%s", bus->name,
+                           is_write ? "write" : "read", (unsigned long long)addr, len,
+                           n + 1 == IO_BUS_LOG_LIMIT ? "; not logging more" : "");
+        return false;
 }

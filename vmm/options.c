@@ -13,6 +13,7 @@ enum opt_id {
         O_CPUS,
         O_MEM,
         O_ENTRY,
+        O_DISK,
         O_VERBOSE,
         O_STATS,
         O_HELP,
@@ -30,8 +31,9 @@ static const struct opt_def opts[] = {
     {O_KERNEL, 'k', "kernel", true},    {O_INITRD, 'i', "initrd", true},
     {O_CMDLINE, 'p', "cmdline", true},  {O_CPUS, 'c', "cpus", true},
     {O_MEM, 'm', "memory", true},       {O_ENTRY, 0, "entry", true},
-    {O_VERBOSE, 'v', "verbose", false}, {O_STATS, 0, "stats", false},
-    {O_HELP, 'h', "help", false},       {O_VERSION, 'V', "version", false},
+    {O_DISK, 'd', "disk", true},        {O_VERBOSE, 'v', "verbose", false},
+    {O_STATS, 0, "stats", false},       {O_HELP, 'h', "help", false},
+    {O_VERSION, 'V', "version", false},
 };
 
 static const char usage[] =
@@ -51,6 +53,10 @@ static const char usage[] =
     "  -m, --memory SIZE    guest RAM: number with K/M/G/T suffix, bare = MiB\n"
     "                       (default 256M; at least 8M, a multiple of 1M)\n"
     "      --entry MODE     ELF entry: auto (PVH if the kernel has it), pvh, 64\n"
+    "  -d, --disk PATH[,ro][,serial=S][,transport=T][,cache=C]\n"
+    "                       virtio-blk disk (raw image or block device), repeatable;\n"
+    "                       T: transitional (default), modern, legacy;\n"
+    "                       C: writeback (default) or none (O_DIRECT)\n"
     "  -v, --verbose        more messages (repeat for debug output)\n"
     "      --stats          print exit counts and memory use when the VM stops\n"
     "  -h, --help           this text\n"
@@ -217,6 +223,12 @@ static int apply(struct options *o, const struct opt_def *d, const char *name, c
                         return -EINVAL;
                 }
                 return 0;
+        case O_DISK:
+                if (o->ndisks == WISP_MAX_DISKS) {
+                        snprintf(err, errlen, "option %s: at most %d disks", name, WISP_MAX_DISKS);
+                        return -EINVAL;
+                }
+                return blk_options_parse(v, &o->disk[o->ndisks++], err, errlen);
         case O_VERBOSE:
                 o->verbose++;
                 return 0;

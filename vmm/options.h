@@ -8,12 +8,14 @@
 
 #include "boot/layout.h"
 #include "boot/loader.h"
+#include "devices/virtio_blk.h"
 
 #define WISP_VERSION "0.1.0"
 #define WISP_DEFAULT_MEM (256ull << 20)
 #define WISP_MIN_MEM (8ull << 20)
 #define WISP_MAX_MEM (1ull << 40)
 #define WISP_MAX_CPUS 254 /* xAPIC ids and the MP table */
+#define WISP_MAX_DISKS 8
 
 enum wisp_cmd { WISP_CMD_RUN, WISP_CMD_HELP, WISP_CMD_VERSION };
 
@@ -27,6 +29,8 @@ struct options {
         enum boot_entry_pref entry;
         int verbose;
         bool stats;
+        struct blk_options disk[WISP_MAX_DISKS];
+        unsigned int ndisks;
 };
 
 /*

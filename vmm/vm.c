@@ -89,8 +89,7 @@ static void close_boot_files(struct boot_files *f)
         f->fds.kernel_fd = f->fds.initrd_fd = -1;
 }
 
-static int open_boot_files(const struct options *o, struct boot_files *f, char *err,
-                           size_t errlen)
+static int open_boot_files(const struct options *o, struct boot_files *f, char *err, size_t errlen)
 {
         const char *bad;
         void *map;
@@ -111,8 +110,7 @@ static int open_boot_files(const struct options *o, struct boot_files *f, char *
                 return r;
         }
         if (o->entry == ENTRY_PVH && !f->img.entry_pvh) {
-                snprintf(err, errlen, "kernel '%s': no PVH entry note (try --entry=64)",
-                         o->kernel);
+                snprintf(err, errlen, "kernel '%s': no PVH entry note (try --entry=64)", o->kernel);
                 return -ENOEXEC;
         }
         if (o->initrd)
@@ -274,6 +272,49 @@ static int check_memory(const struct options *o, char *err, size_t errlen)
         return 0;
 }
 
+/* Disks are opened (and locked) before KVM, so a bad image fails fast. */
+static int open_disks(struct vm *vm, const struct options *o, char *err, size_t errlen)
+{
+        vm->disk = calloc(o->ndisks ? o->ndisks : 1, sizeof(*vm->disk));
+        if (!vm->disk)
+                return -ENOMEM;
+        for (unsigned int i = 0; i < o->ndisks; i++) {
+                /* One queue per vCPU: requests complete where they were made. */
+                int r = virtio_blk_open(&vm->disk[i], &o->disk[i], o->ncpus, err, errlen);
+
+                vm->ndisks = i + 1;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_pci(struct vm *vm, char *err, size_t errlen)
+{
+        struct virtio_env env = {.sys = vm->kvm.sys,
+                                 .vm_fd = vm->kvm.vm_fd,
+                                 .routing = &vm->routing,
+                                 .loop = &vm->loop,
+                                 .mem = &vm->kvm.mem};
+        int r;
+
+        irq_routing_init(&vm->routing, vm->kvm.sys, vm->kvm.vm_fd);
+        r = pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, &vm->kvm.mem);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot set up the PCI bus: %s", strerror(-r));
+                return r;
+        }
+        for (unsigned int i = 0; i < vm->ndisks; i++) {
+                r = virtio_blk_attach(&vm->disk[i], &env, &vm->pci);
+                if (r < 0) {
+                        snprintf(err, errlen, "disk '%s': cannot attach: %s", vm->disk[i].opt.path,
+                                 strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
 static int create_vcpus(struct vm *vm, const struct boot_plan *plan, char *err, size_t errlen)
 {
         int r;
@@ -322,6 +363,8 @@ int vm_setup(struct vm *vm, const struct options *o, char *err, size_t errlen)
         if (r < 0)
                 return r;
         r = open_boot_files(o, &files, err, errlen);
+        if (r == 0)
+                r = open_disks(vm, o, err, errlen);
         if (r < 0)
                 goto out;
         if (pvm)
@@ -341,6 +384,9 @@ out:
         if (r < 0)
                 return r;
         r = add_devices(vm, err, errlen);
+        if (r < 0)
+                return r;
+        r = add_pci(vm, err, errlen);
         if (r < 0)
                 return r;
         return create_vcpus(vm, &plan, err, errlen);
@@ -411,6 +457,18 @@ void vm_teardown(struct vm *vm)
                                 kvm_vcpu_destroy(&vm->cpu[i].vcpu);
         free(vm->cpu);
         vm->cpu = NULL;
+        /* vCPUs are gone: unplug the functions (their BARs and ioeventfds)
+         * while the devices still exist, then finish disk I/O in flight and
+         * flush the images. */
+        if (vm->pci.pio)
+                pci_bus_destroy(&vm->pci);
+        for (unsigned int i = 0; i < vm->ndisks; i++)
+                virtio_blk_close(&vm->disk[i]);
+        free(vm->disk);
+        vm->disk = NULL;
+        vm->ndisks = 0;
+        if (vm->routing.sys)
+                irq_routing_destroy(&vm->routing);
         console_close(&vm->con);
         if (vm->stop_fd >= 0)
                 close(vm->stop_fd);

@@ -11,7 +11,10 @@
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/uart.h"
+#include "devices/virtio_blk.h"
+#include "kvm/irq.h"
 #include "kvm/vcpu.h"
+#include "pci/bus.h"
 #include "kvm/vm.h"
 #include "vmm/console.h"
 #include "vmm/event.h"
@@ -34,6 +37,10 @@ struct vm {
         const struct options *opt;
         struct kvm_vm kvm;
         struct io_bus pio, mmio;
+        struct irq_routing routing;
+        struct pci_bus pci;
+        struct virtio_blk *disk;
+        unsigned int ndisks;
         struct uart com1;
         struct i8042 kbd;
         struct debug_exit dbg;

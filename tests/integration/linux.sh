@@ -14,7 +14,7 @@ if [ ! -w /dev/kvm ]; then
 	echo "0 passed, 0 failed, 1 skipped"
 	exit 0
 fi
-if ! dir=$(images/build.sh --print-dir); then
+if ! dir=$(images/build.sh); then
 	echo "linux: FAIL: the Linux test image did not build (images/build.sh)"
 	echo "0 passed, 1 failed"
 	exit 1
