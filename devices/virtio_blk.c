@@ -63,6 +63,7 @@ static void complete(struct virtio_blk *b, struct blk_req *r, uint8_t status)
                 req_put(b, r); /* the queue is gone (reset): nobody to tell */
                 return;
         }
+        b->requests++;
         if (status != VIRTIO_BLK_S_OK)
                 b->ioerrs++;
         if (r->plan.status_byte) {

@@ -44,7 +44,7 @@ struct virtio_blk {
         unsigned int nreqs, inflight;
         bool *blocked; /* per queue: popping stopped for lack of request slots */
         bool *pushed;  /* per queue: used entries added since the last notify check */
-        unsigned long ioerrs;
+        unsigned long requests, ioerrs; /* completed; with an error status */
 };
 
 /*

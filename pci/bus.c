@@ -144,7 +144,7 @@ static bool touches(uint32_t off, uint32_t len, uint32_t reg, uint32_t reg_len)
  * One config access to bus/dev/fn at reg. Only function 0 of bus 0
  * exists; everything else, and any access that is not 1, 2 or 4 bytes
  * inside the space, reads all-ones and drops writes. Caller holds b->lock,
- * so cfg_written runs under it too.
+ * so cfg_read and cfg_written run under it too.
  */
 static void cfg_access(struct pci_bus *b, uint32_t bus, uint32_t dev, uint32_t fn, uint32_t reg,
                        uint8_t *data, uint32_t len, bool is_write)
@@ -160,6 +160,8 @@ static void cfg_access(struct pci_bus *b, uint32_t bus, uint32_t dev, uint32_t f
                 return;
         }
         if (!is_write) {
+                if (d->ops && d->ops->cfg_read)
+                        d->ops->cfg_read(d->opaque, reg, len);
                 store_le(data, len, pci_cfg_read(&d->cfg, reg, len));
                 return;
         }

@@ -23,6 +23,8 @@ struct pci_bar_def {
 /* Both callbacks run with the bus lock held; bar_moved can fire for one device
  * during another's config write (a BAR that no longer overlaps gets mapped). */
 struct pci_device_ops {
+        /* Before a config read of [off, off + len): a window onto a BAR fetches its data. */
+        void (*cfg_read)(void *opaque, uint32_t off, uint32_t len);
         /* After a config write at [off, off + len) took effect (e.g. MSI-X control). */
         void (*cfg_written)(void *opaque, uint32_t off, uint32_t len);
         /* BAR n now decodes at addr (mapped) or no longer decodes (!mapped): move ioeventfds. */

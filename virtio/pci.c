@@ -16,26 +16,24 @@
 
 #define PCI_VENDOR_REDHAT_QUMRANET 0x1af4
 #define VIRTIO_PCI_MODERN_DEVICE_BASE 0x1040
-#define VIRTIO_PCI_LEGACY_DEVICE_BASE 0x1000
 #define VIRTIO_PCI_ISR_QUEUE 0x1 /* the ISR bit for used buffers (spec 4.1.4.5) */
 #define IOEV_LEGACY 0
 #define IOEV_MODERN 1
 
-/* Transitional device ids are not id-based: net 0x1000, blk 0x1001, console 0x1003. */
+/* Transitional device ids follow their own table (virtio 1.1, 4.1.2.1). */
 static uint16_t legacy_device_id(uint32_t id)
 {
-        switch (id) {
-        case 1: /* net */
-                return 0x1000;
-        case 2: /* block */
-                return 0x1001;
-        case 3: /* console */
-                return 0x1003;
-        case 4: /* entropy */
-                return 0x1005;
-        default:
-                return (uint16_t)(VIRTIO_PCI_LEGACY_DEVICE_BASE + id);
-        }
+        static const uint16_t table[] = {
+            [1] = 0x1000, /* net */
+            [2] = 0x1001, /* block */
+            [3] = 0x1003, /* console */
+            [4] = 0x1005, /* entropy */
+            [5] = 0x1002, /* balloon */
+            [8] = 0x1004, /* SCSI host */
+            [9] = 0x1009, /* 9P transport */
+        };
+
+        return id < sizeof(table) / sizeof(table[0]) && table[id] ? table[id] : 0;
 }
 
 int virtio_transport_parse(const char *s, enum virtio_transport *mode)
@@ -347,6 +345,14 @@ static void bar_moved(void *opaque, int n, uint64_t addr, bool mapped)
                 move_ioeventfd(vp, &vp->queue[i], which, addr, mapped);
 }
 
+static void cfg_read(void *opaque, uint32_t off, uint32_t len)
+{
+        struct virtio_pci *vp = opaque;
+
+        if (vp->mode != VIRTIO_LEGACY)
+                vp_modern_pci_cfg_read(vp, off, len);
+}
+
 static void cfg_written(void *opaque, uint32_t off, uint32_t len)
 {
         struct virtio_pci *vp = opaque;
@@ -357,8 +363,8 @@ static void cfg_written(void *opaque, uint32_t off, uint32_t len)
                 vp_modern_pci_cfg_written(vp, off, len);
 }
 
-static const struct pci_device_ops vp_pci_ops = {.cfg_written = cfg_written,
-                                                 .bar_moved = bar_moved};
+static const struct pci_device_ops vp_pci_ops = {
+    .cfg_read = cfg_read, .cfg_written = cfg_written, .bar_moved = bar_moved};
 
 /* --- set-up --------------------------------------------------------------- */
 

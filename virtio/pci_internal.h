@@ -48,7 +48,12 @@ void vp_legacy_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool 
 /* Modern capabilities in config space (pci_modern.c). */
 int vp_modern_add_caps(struct virtio_pci *vp);
 
-/* The VIRTIO_PCI_CAP_PCI_CFG window: called after config writes (pci_modern.c). */
+/*
+ * The VIRTIO_PCI_CAP_PCI_CFG window (pci_modern.c): a read of pci_cfg_data
+ * reads the BAR at that moment (spec 4.1.4.9.1); a write of it writes the BAR.
+ * Aiming the window (bar, offset, length) touches nothing.
+ */
+void vp_modern_pci_cfg_read(struct virtio_pci *vp, uint32_t off, uint32_t len);
 void vp_modern_pci_cfg_written(struct virtio_pci *vp, uint32_t off, uint32_t len);
 
 /* Bytes of the legacy I/O BAR (header, MSI-X vectors, device config), a power of two. */

@@ -93,7 +93,7 @@ static void legacy_write(struct virtio_pci *vp, uint32_t off, uint64_t v)
                                  __ATOMIC_RELAXED);
                 return;
         case VIRTIO_MSI_QUEUE_VECTOR:
-                if (q)
+                if (q && setup)
                         __atomic_store_n(&q->vector, vp_checked_vector(vp, (uint16_t)v),
                                          __ATOMIC_RELAXED);
                 return;

@@ -112,7 +112,10 @@ static void common_write(struct virtio_pci *vp, uint32_t off, uint32_t len, uint
                 vp->driver_feature_select = (uint32_t)v;
                 return;
         case VIRTIO_PCI_COMMON_GF:
-                if (setup && vp->driver_feature_select < 2) {
+                /* Frozen once FEATURES_OK was accepted: what was checked is what
+                 * the device gets. */
+                if (setup && !(vp->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+                    vp->driver_feature_select < 2) {
                         unsigned int shift = 32 * vp->driver_feature_select;
 
                         vp->driver_features = (vp->driver_features & ~(0xffffffffull << shift)) |
@@ -202,29 +205,45 @@ void vp_modern_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool 
         pthread_mutex_unlock(&vp->lock);
 }
 
-void vp_modern_pci_cfg_written(struct virtio_pci *vp, uint32_t off, uint32_t len)
+/* The window's target, or false when it does not aim at 1, 2 or 4 bytes of BAR 4. */
+static bool window(struct virtio_pci *vp, uint32_t *at, uint32_t *n)
 {
         struct pci_cfg *c = &vp->pci.cfg;
         uint32_t cap = vp->pci_cfg_cap;
-        uint32_t bar, at, n;
+
+        *at = pci_cfg_get(c, cap + VIRTIO_PCI_CAP_OFFSET, 4);
+        *n = pci_cfg_get(c, cap + VIRTIO_PCI_CAP_LENGTH, 4);
+        return pci_cfg_get(c, cap + VIRTIO_PCI_CAP_BAR, 1) == VIRTIO_PCI_BAR_MODERN &&
+               (*n == 1 || *n == 2 || *n == 4) && *at < VIRTIO_PCI_MODERN_BAR_SIZE &&
+               *n <= VIRTIO_PCI_MODERN_BAR_SIZE - *at;
+}
+
+/* True when [off, off + len) touches the window's data bytes. */
+static bool touches_data(const struct virtio_pci *vp, uint32_t off, uint32_t len)
+{
+        uint32_t data = vp->pci_cfg_cap + CFG_CAP_DATA;
+
+        return vp->pci_cfg_cap && off < data + 4 && off + len > data;
+}
+
+void vp_modern_pci_cfg_read(struct virtio_pci *vp, uint32_t off, uint32_t len)
+{
+        uint32_t at, n;
+        uint8_t buf[4] = {0};
+
+        if (!touches_data(vp, off, len) || !window(vp, &at, &n))
+                return;
+        vp_modern_io(vp, at, buf, n, false);
+        pci_cfg_put(&vp->pci.cfg, vp->pci_cfg_cap + CFG_CAP_DATA, 4, (uint32_t)vp_get(buf, 4));
+}
+
+void vp_modern_pci_cfg_written(struct virtio_pci *vp, uint32_t off, uint32_t len)
+{
+        uint32_t at, n;
         uint8_t buf[4];
 
-        if (!cap || off + len <= cap || off >= cap + sizeof(struct virtio_pci_cfg_cap))
+        if (!touches_data(vp, off, len) || !window(vp, &at, &n))
                 return;
-        bar = pci_cfg_get(c, cap + VIRTIO_PCI_CAP_BAR, 1);
-        at = pci_cfg_get(c, cap + VIRTIO_PCI_CAP_OFFSET, 4);
-        n = pci_cfg_get(c, cap + VIRTIO_PCI_CAP_LENGTH, 4);
-        if (bar != VIRTIO_PCI_BAR_MODERN || (n != 1 && n != 2 && n != 4) ||
-            at >= VIRTIO_PCI_MODERN_BAR_SIZE || n > VIRTIO_PCI_MODERN_BAR_SIZE - at)
-                return;
-        if (off >= cap + CFG_CAP_DATA) {
-                /* The driver wrote the data: a BAR write through the window. */
-                vp_put(buf, 4, pci_cfg_get(c, cap + CFG_CAP_DATA, 4));
-                vp_modern_io(vp, at, buf, n, true);
-        } else {
-                /* The driver aimed the window: fetch what it will read. */
-                memset(buf, 0, sizeof(buf));
-                vp_modern_io(vp, at, buf, n, false);
-                pci_cfg_put(c, cap + CFG_CAP_DATA, 4, (uint32_t)vp_get(buf, 4));
-        }
+        vp_put(buf, 4, pci_cfg_get(&vp->pci.cfg, vp->pci_cfg_cap + CFG_CAP_DATA, 4));
+        vp_modern_io(vp, at, buf, n, true);
 }

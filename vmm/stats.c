@@ -66,6 +66,9 @@ void stats_print(struct vm *vm)
         }
         wisp_log(LOG_ERROR, "stats: unclaimed accesses: %lu port, %lu MMIO",
                  atomic_load(&vm->pio.unclaimed), atomic_load(&vm->mmio.unclaimed));
+        for (unsigned int i = 0; i < vm->ndisks; i++)
+                wisp_log(LOG_ERROR, "stats: disk %u (%s): %lu requests, %lu with an error status",
+                         i, vm->disk[i].opt.path, vm->disk[i].requests, vm->disk[i].ioerrs);
         getrusage(RUSAGE_SELF, &ru);
         wisp_log(LOG_ERROR,
                  "stats: memory: rss %llu KiB, guest RAM touched %llu KiB, wisp's own %llu KiB, "

@@ -1,8 +1,14 @@
 #!/bin/bash
-# The Linux tier: the test image (images/) booted by wisp to its init marker, a command
-# run inside, and a clean reboot. Slow on kvm_pvm (guest kernel code is emulated), so
-# CI runs it once, beside the fast tiers. Never skipped silently: a skip says why.
+# The Linux tier: the test image (images/) booted by wisp to its init marker, commands run
+# inside, and a clean reboot. Slow on kvm_pvm (guest kernel code is emulated), so CI runs
+# it once, beside the fast tiers. Never skipped silently: a skip says why.
 # Closes with "N passed, N failed[, N skipped]".
+#
+#   boot 1: 2 vCPUs, modern virtio-blk: SMP, kvm-clock, ext4 on the disk with data whose
+#           checksum the host recomputes from the image, and a read-only disk that refuses
+#           writes (in the guest, and at the device when the guest forces it read-write)
+#   boot 2: 1 vCPU, legacy-only virtio-blk: the same disk checks
+#   boot 3: 2 vCPUs, transitional virtio-blk with virtio_pci.force_legacy=1 (legacy on MQ)
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -11,39 +17,76 @@ TIMEOUT=${WISP_LINUX_TIMEOUT:-900}
 
 if [ ! -w /dev/kvm ]; then
 	echo "linux: SKIPPED: /dev/kvm is missing or not writable"
-	echo "0 passed, 0 failed, 1 skipped"
+	echo "0 passed, 0 failed, 3 skipped"
 	exit 0
 fi
-if ! dir=$(images/build.sh); then
-	echo "linux: FAIL: the Linux test image did not build (images/build.sh)"
+if ! dir=$(images/build.sh) || ! tools=$(images/tools.sh); then
+	echo "linux: FAIL: the Linux test image did not build (images/build.sh, images/tools.sh)"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
 
 passed=0 failed=0
-check() { # NAME: the last run's verdict
-	if [ "$1" = ok ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+verdict() { # DESCRIPTION SECONDS RESULT
+	if [ "$3" = 0 ]; then
+		passed=$((passed + 1))
+		echo "  ok   linux: $1 (${2}s)"
+	else
+		failed=$((failed + 1))
+		echo "  FAIL linux: $1 (${2}s)"
+	fi
 }
 
-# One boot with 2 vCPUs checks SMP bring-up, kvmclock and the command's status, then
-# reboots (exit 0). The step's checks are written so that any miss fails the status.
-# kvm-clock must be registered; Linux then rightly prefers an invariant TSC if the
-# host has one, so the current clocksource may be tsc.
-steps='n=$(grep -c ^processor /proc/cpuinfo); echo cpus=$n; test $n = 2 &&
-cs=$(cat /sys/devices/system/clocksource/clocksource0/available_clocksource); echo clocksources=$cs;
-echo " $cs " | grep -q " kvm-clock " && echo linux-test-ok'
-start=$(date +%s)
-run linux-smp "$TIMEOUT" $WISP run -k "$dir/vmlinux" -i "$dir/initramfs.cpio" -c 2 -m 256M \
-	-p "mitigations=off wisp.run=\"$(echo $steps)\""
-secs=$(($(date +%s) - start))
-if expect_status 0 && expect_out "wisp-init: ready" && expect_out "cpus=2" &&
-	expect_out "clocksources=.*kvm-clock" && expect_out "wisp-init: status 0"; then
-	echo "  ok   linux: 2 vCPUs to init, kvm-clock, clean reboot (${secs}s)"
-	check ok
-else
-	echo "  FAIL linux: 2 vCPUs to init, kvm-clock, clean reboot (${secs}s)"
-	check fail
-fi
+SEED=7 MIB=4
+expected=$(tests/integration/prng.sh "$SEED" "$MIB" | sha256sum | cut -d' ' -f1)
+
+# The guest side of the disk test: mkfs.ext4 (from the tools disk, vdb), write MIB MiB of
+# PRNG data, checksum it, remount (no page cache) and checksum again.
+disk_steps='mkdir -p /tools /mnt && mount -t ext2 -o ro /dev/vdb /tools && L=/tools/lib &&
+$L/ld-linux-x86-64.so.2 --library-path $L /tools/bin/mke2fs -q -t ext4 -F /dev/vda &&
+mount -t ext4 /dev/vda /mnt && /tools/bin/prng '$SEED' '$MIB' >/mnt/data && sync &&
+echo written=$(sha256sum </mnt/data) && umount /mnt && mount -t ext4 -o ro /dev/vda /mnt &&
+echo readback=$(sha256sum </mnt/data) && umount /mnt'
+# The read-only disk: the guest's block layer refuses, and so does the device once the
+# guest forces the disk read-write (the write then fails with an I/O error).
+ro_steps='if dd if=/dev/zero of=/dev/vdb bs=4096 count=1 2>/dev/null; then echo ro=writable; else
+echo ro=refused; fi; blockdev --setrw /dev/vdb; if dd if=/dev/zero of=/dev/vdb bs=4096 count=1
+conv=fsync 2>/dev/null; then echo ro-device=writable; else echo ro-device=refused; fi'
+smp_steps='echo cpus=$(grep -c ^processor /proc/cpuinfo);
+echo clocksources=$(cat /sys/devices/system/clocksource/clocksource0/available_clocksource)'
+
+# disk_boot NAME CPUS TRANSPORT EXTRA_CMDLINE STEPS: boots with a fresh 64 MiB disk and the
+# tools disk; checks the disk results here and leaves the run's output for more checks.
+disk_boot() {
+	local name=$1 cpus=$2 transport=$3 extra=$4 steps=$5 img=$OUTDIR/linux-$1.img
+	local tools_sum start
+	rm -f "$img"
+	truncate -s 64M "$img"
+	tools_sum=$(sha256sum <"$tools" | cut -d' ' -f1)
+	start=$(date +%s)
+	run "linux-$name" "$TIMEOUT" $WISP run --stats -k "$dir/vmlinux" -i "$dir/initramfs.cpio" \
+		-c "$cpus" -m 256M -d "$img,transport=$transport,serial=wisp-$name" -d "$tools,ro" \
+		-p "quiet mitigations=off $extra wisp.run=\"$(echo $steps)\""
+	secs=$(($(date +%s) - start))
+	expect_status 0 && expect_out "wisp-init: ready" && expect_out "wisp-init: status 0" &&
+		expect_out "written=$expected" && expect_out "readback=$expected" &&
+		[ "$(debugfs -R 'cat /data' "$img" 2>/dev/null | sha256sum | cut -d' ' -f1)" = "$expected" ] &&
+		[ "$(sha256sum <"$tools" | cut -d' ' -f1)" = "$tools_sum" ] ||
+		fail "disk contents (host side) or guest results differ"
+}
+
+disk_boot modern 2 modern "" "$smp_steps; $disk_steps; $ro_steps"
+r=$?
+[ $r = 0 ] && expect_out "cpus=2" && expect_out "clocksources=.*kvm-clock" &&
+	expect_out "ro=refused" && expect_out "ro-device=refused" &&
+	expect_err "stats: disk 1 .*, [1-9][0-9]* with an error status"
+verdict "2 vCPUs, kvm-clock, modern virtio-blk: ext4 + checksums, read-only disk" "$secs" $?
+
+disk_boot legacy 1 legacy "" "$disk_steps"
+verdict "legacy-only virtio-blk: ext4 + checksums" "$secs" $?
+
+disk_boot transitional 2 transitional "virtio_pci.force_legacy=1" "$disk_steps"
+verdict "transitional virtio-blk, force_legacy=1, 2 queues: ext4 + checksums" "$secs" $?
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
