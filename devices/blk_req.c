@@ -5,34 +5,6 @@
 #include <string.h>
 #include <linux/virtio_blk.h>
 
-/*
- * Builds iovecs for bytes [skip, skip + len) of the readable (out) or
- * writable (in) part of the chain. Returns the iovec count, or -1 when the
- * part is shorter or the iovecs would not fit.
- */
-static int chain_iov(const struct virtq_chain *c, bool in, uint64_t skip, uint64_t len,
-                     struct iovec *iov, unsigned int max)
-{
-        unsigned int first = in ? c->nr_out : 0, n = in ? c->nr_in : c->nr_out, k = 0;
-
-        for (unsigned int i = first; i < first + n && len; i++) {
-                const struct virtq_seg *s = &c->seg[i];
-                uint64_t take;
-
-                if (skip >= s->len) {
-                        skip -= s->len;
-                        continue;
-                }
-                take = s->len - skip < len ? s->len - skip : len;
-                if (k == max)
-                        return -1;
-                iov[k++] = (struct iovec){.iov_base = s->host + skip, .iov_len = (size_t)take};
-                len -= take;
-                skip = 0;
-        }
-        return len ? -1 : (int)k;
-}
-
 static uint8_t *last_writable_byte(const struct virtq_chain *c)
 {
         for (int i = c->nr_out + c->nr_in - 1; i >= c->nr_out; i--)
@@ -66,10 +38,14 @@ static void plan_rw(const struct virtq_chain *c, const struct blk_limits *lim, s
 
         if (write && lim->ro)
                 return fail(p, VIRTIO_BLK_S_IOERR);
+        /* A write's data must be device-readable: only the status byte may be
+         * writable (a data buffer in the wrong direction is an error). */
+        if (write && c->in_len != 1)
+                return fail(p, VIRTIO_BLK_S_IOERR);
         if (len % BLK_SECTOR || !in_range(sector, len, lim->capacity))
                 return fail(p, VIRTIO_BLK_S_IOERR);
-        n = write ? chain_iov(c, false, sizeof(struct virtio_blk_outhdr), len, p->iov, BLK_MAX_SEGS)
-                  : chain_iov(c, true, 0, len, p->iov, BLK_MAX_SEGS);
+        n = write ? virtq_iov(c, false, sizeof(struct virtio_blk_outhdr), len, p->iov, BLK_MAX_SEGS)
+                  : virtq_iov(c, true, 0, len, p->iov, BLK_MAX_SEGS);
         if (n < 0)
                 return fail(p, VIRTIO_BLK_S_IOERR);
         p->op = write ? BLK_OP_WRITE : BLK_OP_READ;
@@ -90,8 +66,10 @@ static void plan_range(const struct virtq_chain *c, const struct blk_limits *lim
         if (c->out_len - sizeof(struct virtio_blk_outhdr) != sizeof(seg) ||
             virtq_read_out(c, sizeof(struct virtio_blk_outhdr), &seg, sizeof(seg)) != sizeof(seg))
                 return fail(p, VIRTIO_BLK_S_IOERR);
+        /* Flags the command does not define: UNSUPP (virtio 1.2, 5.2.6.2). */
+        if ((seg.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) || (!zeroes && seg.flags))
+                return fail(p, VIRTIO_BLK_S_UNSUPP);
         if (seg.num_sectors == 0 || seg.num_sectors > max ||
-            (seg.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) || (!zeroes && seg.flags) ||
             !in_range(seg.sector, (uint64_t)seg.num_sectors * BLK_SECTOR, lim->capacity))
                 return fail(p, VIRTIO_BLK_S_IOERR);
         p->op = zeroes ? BLK_OP_WRITE_ZEROES : BLK_OP_DISCARD;
@@ -122,7 +100,7 @@ void blk_plan_request(const struct virtq_chain *c, const struct blk_limits *lim,
                 return;
         case VIRTIO_BLK_T_GET_ID:
                 /* The id is up to 20 bytes; a smaller buffer is an error. */
-                n = chain_iov(c, true, 0, VIRTIO_BLK_ID_BYTES, p->iov, BLK_MAX_SEGS);
+                n = virtq_iov(c, true, 0, VIRTIO_BLK_ID_BYTES, p->iov, BLK_MAX_SEGS);
                 if (n < 0 || c->in_len < VIRTIO_BLK_ID_BYTES + 1u)
                         return fail(p, VIRTIO_BLK_S_IOERR);
                 p->op = BLK_OP_GET_ID;

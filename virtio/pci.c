@@ -298,6 +298,7 @@ static void on_kick(void *opaque, uint32_t events)
 
         (void)events;
         (void)!read(q->kick_fd, &v, sizeof(v));
+        wisp_debug("virtio %s: kick on queue %u", vp->pci.name, q->index);
         pthread_mutex_lock(&d->lock);
         if ((__atomic_load_n(&vp->status, __ATOMIC_SEQ_CST) &
              (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_NEEDS_RESET)) ==

@@ -345,3 +345,40 @@ uint32_t virtq_write_in(const struct virtq_chain *c, uint32_t off, const void *s
 {
         return seg_copy(c->seg + c->nr_out, c->nr_in, off, NULL, src, len);
 }
+
+int virtq_iov(const struct virtq_chain *c, bool in, uint64_t skip, uint64_t len, struct iovec *iov,
+              unsigned int max)
+{
+        unsigned int first = in ? c->nr_out : 0, n = in ? c->nr_in : c->nr_out, k = 0;
+
+        for (unsigned int i = first; i < first + n && len; i++) {
+                const struct virtq_seg *s = &c->seg[i];
+                uint64_t take;
+
+                if (skip >= s->len) {
+                        skip -= s->len;
+                        continue;
+                }
+                take = s->len - skip < len ? s->len - skip : len;
+                if (k == max)
+                        return -ENOSPC;
+                iov[k++] = (struct iovec){.iov_base = s->host + skip, .iov_len = (size_t)take};
+                len -= take;
+                skip = 0;
+        }
+        return len ? -ENOSPC : (int)k;
+}
+
+bool virtq_rewind(struct virtq *q, const struct virtq_chain *const *chains, unsigned int n,
+                  uint16_t mark, unsigned long rejected_mark)
+{
+        /* Rewinding over a rejected chain would hand it back to the driver
+         * twice: only rewind a run of good chains. */
+        if (q->stats.rejected != rejected_mark || (uint16_t)(q->last_avail - mark) != n)
+                return false;
+        for (unsigned int i = 0; i < n; i++)
+                inflight_clear(q, chains[i]->head);
+        q->last_avail = mark;
+        q->stats.popped -= n;
+        return true;
+}

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "kvm/guest_mem.h"
 
@@ -107,6 +108,23 @@ bool virtq_should_notify(struct virtq *q);
  * caller pops again instead of sleeping.
  */
 bool virtq_enable_kicks(struct virtq *q);
+
+/*
+ * iovecs for bytes [skip, skip + len) of the readable (in = false) or
+ * writable part of a chain. Returns the count, or -ENOSPC when the part is
+ * shorter or more than max iovecs would be needed.
+ */
+int virtq_iov(const struct virtq_chain *c, bool in, uint64_t skip, uint64_t len, struct iovec *iov,
+              unsigned int max);
+
+/*
+ * Gives back the last n chains popped since q->last_avail was mark (and
+ * stats.rejected was rejected_mark), as if never popped: for a device that
+ * ran out of buffers in the middle of a packet. Refuses (false) when a
+ * rejected chain lies in between, since it already went back to the driver.
+ */
+bool virtq_rewind(struct virtq *q, const struct virtq_chain *const *chains, unsigned int n,
+                  uint16_t mark, unsigned long rejected_mark);
 
 /* Copies between a chain's readable / writable segments and a flat buffer. */
 uint32_t virtq_read_out(const struct virtq_chain *c, uint32_t off, void *dst, uint32_t len);

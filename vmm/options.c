@@ -14,6 +14,7 @@ enum opt_id {
         O_MEM,
         O_ENTRY,
         O_DISK,
+        O_NET,
         O_VERBOSE,
         O_STATS,
         O_HELP,
@@ -31,9 +32,9 @@ static const struct opt_def opts[] = {
     {O_KERNEL, 'k', "kernel", true},    {O_INITRD, 'i', "initrd", true},
     {O_CMDLINE, 'p', "cmdline", true},  {O_CPUS, 'c', "cpus", true},
     {O_MEM, 'm', "memory", true},       {O_ENTRY, 0, "entry", true},
-    {O_DISK, 'd', "disk", true},        {O_VERBOSE, 'v', "verbose", false},
-    {O_STATS, 0, "stats", false},       {O_HELP, 'h', "help", false},
-    {O_VERSION, 'V', "version", false},
+    {O_DISK, 'd', "disk", true},        {O_NET, 'n', "net", true},
+    {O_VERBOSE, 'v', "verbose", false}, {O_STATS, 0, "stats", false},
+    {O_HELP, 'h', "help", false},       {O_VERSION, 'V', "version", false},
 };
 
 static const char usage[] =
@@ -57,6 +58,9 @@ static const char usage[] =
     "                       virtio-blk disk (raw image or block device), repeatable;\n"
     "                       T: transitional (default), modern, legacy;\n"
     "                       C: writeback (default) or none (O_DIRECT)\n"
+    "  -n, --net tap=IFNAME[,mac=M][,transport=T][,queues=N]\n"
+    "                       virtio-net on a tap (opened, or created with CAP_NET_ADMIN),\n"
+    "                       repeatable; N queue pairs, 1..8\n"
     "  -v, --verbose        more messages (repeat for debug output)\n"
     "      --stats          print exit counts and memory use when the VM stops\n"
     "  -h, --help           this text\n"
@@ -229,6 +233,13 @@ static int apply(struct options *o, const struct opt_def *d, const char *name, c
                         return -EINVAL;
                 }
                 return blk_options_parse(v, &o->disk[o->ndisks++], err, errlen);
+        case O_NET:
+                if (o->nnics == WISP_MAX_NICS) {
+                        snprintf(err, errlen, "option %s: at most %d network devices", name,
+                                 WISP_MAX_NICS);
+                        return -EINVAL;
+                }
+                return net_options_parse(v, &o->nic[o->nnics++], err, errlen);
         case O_VERBOSE:
                 o->verbose++;
                 return 0;

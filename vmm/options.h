@@ -9,6 +9,7 @@
 #include "boot/layout.h"
 #include "boot/loader.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 
 #define WISP_VERSION "0.1.0"
 #define WISP_DEFAULT_MEM (256ull << 20)
@@ -16,6 +17,7 @@
 #define WISP_MAX_MEM (1ull << 40)
 #define WISP_MAX_CPUS 254 /* xAPIC ids and the MP table */
 #define WISP_MAX_DISKS 8
+#define WISP_MAX_NICS 4
 
 enum wisp_cmd { WISP_CMD_RUN, WISP_CMD_HELP, WISP_CMD_VERSION };
 
@@ -31,6 +33,8 @@ struct options {
         bool stats;
         struct blk_options disk[WISP_MAX_DISKS];
         unsigned int ndisks;
+        struct net_options nic[WISP_MAX_NICS];
+        unsigned int nnics;
 };
 
 /*

@@ -69,6 +69,15 @@ void stats_print(struct vm *vm)
         for (unsigned int i = 0; i < vm->ndisks; i++)
                 wisp_log(LOG_ERROR, "stats: disk %u (%s): %lu requests, %lu with an error status",
                          i, vm->disk[i].opt.path, vm->disk[i].requests, vm->disk[i].ioerrs);
+        for (unsigned int i = 0; i < vm->nnics; i++) {
+                const struct net_stats *n = &vm->nic[i].stats;
+
+                wisp_log(LOG_ERROR,
+                         "stats: net %u (%s): tx %lu frames, %lu dropped; rx %lu frames, %lu "
+                         "dropped; %lu tap errors",
+                         i, vm->nic[i].opt.ifname, n->tx_frames, n->tx_dropped, n->rx_frames,
+                         n->rx_dropped, n->tap_errors);
+        }
         getrusage(RUSAGE_SELF, &ru);
         wisp_log(LOG_ERROR,
                  "stats: memory: rss %llu KiB, guest RAM touched %llu KiB, wisp's own %llu KiB, "

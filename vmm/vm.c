@@ -289,6 +289,22 @@ static int open_disks(struct vm *vm, const struct options *o, char *err, size_t 
         return 0;
 }
 
+/* Taps are opened before KVM too: a missing tap or permission fails fast. */
+static int open_nics(struct vm *vm, const struct options *o, char *err, size_t errlen)
+{
+        vm->nic = calloc(o->nnics ? o->nnics : 1, sizeof(*vm->nic));
+        if (!vm->nic)
+                return -ENOMEM;
+        for (unsigned int i = 0; i < o->nnics; i++) {
+                int r = virtio_net_open(&vm->nic[i], &o->nic[i], err, errlen);
+
+                vm->nnics = i + 1;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int add_pci(struct vm *vm, char *err, size_t errlen)
 {
         struct virtio_env env = {.sys = vm->kvm.sys,
@@ -303,6 +319,14 @@ static int add_pci(struct vm *vm, char *err, size_t errlen)
         if (r < 0) {
                 snprintf(err, errlen, "cannot set up the PCI bus: %s", strerror(-r));
                 return r;
+        }
+        for (unsigned int i = 0; i < vm->nnics; i++) {
+                r = virtio_net_attach(&vm->nic[i], &env, &vm->pci);
+                if (r < 0) {
+                        snprintf(err, errlen, "tap '%s': cannot attach: %s", vm->nic[i].opt.ifname,
+                                 strerror(-r));
+                        return r;
+                }
         }
         for (unsigned int i = 0; i < vm->ndisks; i++) {
                 r = virtio_blk_attach(&vm->disk[i], &env, &vm->pci);
@@ -365,6 +389,8 @@ int vm_setup(struct vm *vm, const struct options *o, char *err, size_t errlen)
         r = open_boot_files(o, &files, err, errlen);
         if (r == 0)
                 r = open_disks(vm, o, err, errlen);
+        if (r == 0)
+                r = open_nics(vm, o, err, errlen);
         if (r < 0)
                 goto out;
         if (pvm)
@@ -467,6 +493,11 @@ void vm_teardown(struct vm *vm)
         free(vm->disk);
         vm->disk = NULL;
         vm->ndisks = 0;
+        for (unsigned int i = 0; i < vm->nnics; i++)
+                virtio_net_close(&vm->nic[i]);
+        free(vm->nic);
+        vm->nic = NULL;
+        vm->nnics = 0;
         if (vm->routing.sys)
                 irq_routing_destroy(&vm->routing);
         console_close(&vm->con);

@@ -12,6 +12,7 @@
 #include "devices/i8042.h"
 #include "devices/uart.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
 #include "kvm/irq.h"
 #include "kvm/vcpu.h"
 #include "pci/bus.h"
@@ -41,6 +42,8 @@ struct vm {
         struct pci_bus pci;
         struct virtio_blk *disk;
         unsigned int ndisks;
+        struct virtio_net *nic;
+        unsigned int nnics;
         struct uart com1;
         struct i8042 kbd;
         struct debug_exit dbg;

@@ -15,6 +15,11 @@
 #define GUEST_TRAMPOLINE_ADDR 0x10000
 #define GUEST_TRAMPOLINE_MAX 0x1000
 
+/* Selectors ring3.c adds after wisp's three (entry.S keeps those at 0x08..0x18). */
+#define GUEST_USER_DS 0x20
+#define GUEST_USER_CS 0x28
+#define GUEST_TSS 0x30 /* 16 bytes: two GDT slots */
+
 /* How the guest was entered (passed from entry.S to guest_main). */
 #define BOOT_KIND_LINUX64 1 /* 64-bit Linux boot protocol, RSI = boot_params */
 #define BOOT_KIND_PVH 2     /* PVH, EBX = hvm_start_info */
@@ -28,6 +33,9 @@
 #define VEC_UART 0x43
 #define VEC_IPI 0x44       /* BSP -> AP */
 #define VEC_IPI_REPLY 0x45 /* AP -> BSP */
+#define VEC_MSIX_BASE 0x50 /* MSI-X: disk d uses 0x50 + 0x20 * d .. + 0x1f */
+#define VEC_MSIX_PER_DEV 0x20
+#define VEC_MSIX_END 0xd0
 #define VEC_SPURIOUS 0xff
 
 #endif

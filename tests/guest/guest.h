@@ -22,6 +22,15 @@ enum guest_status {
         ST_REBOOT = 21,
         ST_USAGE = 22,
         ST_EXCEPTION = 30,
+        ST_PCI = 40,        /* enumeration, mechanisms disagree, BARs, capabilities */
+        ST_MSIX = 41,       /* MSI-X table, or a completion without its interrupt */
+        ST_VIRTIO = 42,     /* virtio-pci set-up refused, or the ring misbehaved */
+        ST_VQ_TIMEOUT = 43, /* a request never came back */
+        ST_BLK_DATA = 44,   /* data read back differs */
+        ST_BLK_STATUS = 45, /* a request got the wrong status */
+        ST_BLK_CONFIG = 46, /* config or GET_ID differs from expect.* */
+        ST_HOSTILE = 47,    /* hostile-*: the device did not do what BAD-INPUTS asks */
+        ST_BENCH = 48,      /* blkbench */
 };
 
 /* lib.c: freestanding string and formatting helpers. */
@@ -168,5 +177,8 @@ void test_triplefault(const struct boot_info *bi) __attribute__((noreturn));
 void test_unclaimed(const struct boot_info *bi) __attribute__((noreturn));
 void test_hang(const struct boot_info *bi) __attribute__((noreturn));
 void test_fault(const struct boot_info *bi) __attribute__((noreturn));
+void test_blk(const struct boot_info *bi) __attribute__((noreturn));
+void test_blkbench(const struct boot_info *bi) __attribute__((noreturn));
+void test_hostile(const struct boot_info *bi) __attribute__((noreturn));
 
 #endif

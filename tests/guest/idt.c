@@ -2,6 +2,8 @@
 #include "guest.h"
 #include "x86.h"
 
+bool user_trap(struct trap_frame *f); /* ring3.c: the way back from ring 3 */
+
 struct idt_gate {
         u16 offset_lo;
         u16 selector;
@@ -51,6 +53,8 @@ void trap_handler(struct trap_frame *f)
                 handlers[f->vector](f);
                 return;
         }
+        if ((f->cs & 3) && user_trap(f))
+                return;
         if (f->vector == VEC_SPURIOUS)
                 return; /* no EOI for spurious interrupts */
         kprintf("wisp-test-guest: %s vector=%lu error=0x%lx rip=0x%lx cr2=0x%lx cpu=%u "

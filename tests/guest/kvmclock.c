@@ -83,3 +83,21 @@ out:
         wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0);
         return st;
 }
+
+/* The TSC frequency kvmclock implies (0 without kvmclock); the MSR is cleared after. */
+u64 kvmclock_tsc_khz(void)
+{
+        struct pvclock_snap s;
+        u64 khz = 0;
+
+        if (cpuid(KVM_CPUID_SIGNATURE, 0).eax < KVM_CPUID_FEATURES ||
+            !(cpuid(KVM_CPUID_FEATURES, 0).eax & KVM_FEATURE_CLOCKSOURCE2))
+                return 0;
+        wrmsr(MSR_KVM_SYSTEM_TIME_NEW, (u64)&pvclock | 1);
+        if (pvclock_read(&s) && s.mul) {
+                khz = (1000000UL << 32) / s.mul;
+                khz = s.shift < 0 ? khz << -s.shift : khz >> s.shift;
+        }
+        wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0);
+        return khz;
+}

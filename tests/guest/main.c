@@ -13,6 +13,8 @@ static const struct {
     {"unclaimed", test_unclaimed},
     {"hang", test_hang},
     {"fault", test_fault},
+    {"blk", test_blk},
+    {"blkbench", test_blkbench},
 };
 
 void guest_main(u32 kind, u64 ptr)
@@ -26,6 +28,8 @@ void guest_main(u32 kind, u64 ptr)
         idt_init();
         kprintf("wisp-test-guest: entered via %s, cmdline \"%s\"\n", bi->kind_name, bi->cmdline);
         cmdline_value(bi->cmdline, "wisp.test", name, sizeof(name));
+        if (!strncmp(name, "hostile-", 8))
+                test_hostile(bi);
         for (u32 i = 0; i < ARRAY_SIZE(scenarios); i++)
                 if (!strncmp(name, scenarios[i].name, sizeof(name)))
                         scenarios[i].run(bi);

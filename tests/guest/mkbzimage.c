@@ -142,6 +142,20 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mkbzimage: %s: %s\n", argv[2], strerror(-err));
                 goto out;
         }
+        /* syssize counts 16-byte paragraphs: pad with zeros (where .bss starts), as Linux's
+         * arch/x86/boot/tools/build.c does, so the header never claims more than the file has. */
+        if (payload_len % 16) {
+                size_t padded = (payload_len + 15) & ~(size_t)15;
+                unsigned char *p = realloc(payload, padded);
+
+                if (!p) {
+                        err = -ENOMEM;
+                        goto out;
+                }
+                memset(p + payload_len, 0, padded - payload_len);
+                payload = p;
+                payload_len = padded;
+        }
         if (init_size < payload_len) {
                 fprintf(stderr, "mkbzimage: INIT_SIZE 0x%lx below the payload size 0x%zx\n",
                         init_size, payload_len);

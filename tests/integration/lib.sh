@@ -36,6 +36,6 @@ expect_err() {
 
 # A wisp error must say what is wrong and must not have started the guest.
 expect_host_error() {
-	expect_status 125 && expect_err "$1" &&
-		! grep -q . "$OUTDIR/$last.out" || fail "guest output seen"
+	expect_status 125 && expect_err "$1" || return 1
+	! grep -q . "$OUTDIR/$last.out" || fail "guest output seen"
 }

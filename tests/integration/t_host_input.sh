@@ -94,3 +94,60 @@ test_help_and_version() {
 	run version 10 $WISP --version
 	expect_status 0 && expect_out "^wisp [0-9]"
 }
+
+test_missing_disk() {
+	run nodisk 10 $WISP run -k $G -d /nonexistent/disk.img
+	expect_host_error "disk '/nonexistent/disk.img': cannot open: No such file"
+}
+
+test_bad_disk_options() {
+	truncate -s 1M "$OUTDIR/opt.img"
+	for spec in "" ",ro" "$OUTDIR/opt.img,transport=pci" "$OUTDIR/opt.img,cache=maybe" \
+		"$OUTDIR/opt.img,serial=123456789012345678901" "$OUTDIR/opt.img,bogus=1"; do
+		run diskopt 10 $WISP run -k $G -d "$spec"
+		expect_host_error "option --disk: '$spec'" || return 1
+	done
+}
+
+test_disk_directory() {
+	run diskdir 10 $WISP run -k $G -d /tmp
+	expect_host_error "disk '/tmp': cannot open: Is a directory"
+}
+
+test_disk_size_not_sector_multiple_warns() {
+	truncate -s 1000 "$OUTDIR/odd.img"
+	run oddsize 20 $WISP run -k $G -d "$OUTDIR/odd.img" -p "wisp.test=exit status=0"
+	expect_status 0 && expect_err "not a multiple of 512; the last 488 bytes are hidden"
+}
+
+test_disk_read_write_on_read_only_file() {
+	command -v setpriv >/dev/null || return 0
+	truncate -s 1M "$OUTDIR/rofile.img"
+	chmod 0444 "$OUTDIR/rofile.img"
+	run rofile 10 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		$WISP run -k "$(realpath $G)" -d "$OUTDIR/rofile.img"
+	# Without /dev/kvm access the disk check must still come first.
+	expect_host_error "cannot open read-write (add ,ro"
+}
+
+test_disk_locked_by_another_vm() {
+	truncate -s 1M "$OUTDIR/shared.img"
+	$WISP run -k $G -d "$OUTDIR/shared.img" -p "wisp.test=hang" </dev/null >"$OUTDIR/holder.out" 2>&1 &
+	local holder=$!
+	for _ in $(seq 100); do grep -q "hang: ready" "$OUTDIR/holder.out" && break; sleep 0.1; done
+	run locked 10 $WISP run -k $G -d "$OUTDIR/shared.img"
+	local st=$status
+	kill -TERM $holder; wait $holder
+	status=$st
+	expect_host_error "in use by another VM"
+}
+
+test_disk_shared_read_only() {
+	truncate -s 1M "$OUTDIR/shared-ro.img"
+	$WISP run -k $G -d "$OUTDIR/shared-ro.img,ro" -p "wisp.test=hang" </dev/null >"$OUTDIR/holder2.out" 2>&1 &
+	local holder=$!
+	for _ in $(seq 100); do grep -q "hang: ready" "$OUTDIR/holder2.out" && break; sleep 0.1; done
+	run sharedro 10 $WISP run -k $G -d "$OUTDIR/shared-ro.img,ro" -p "wisp.test=exit status=0"
+	kill -TERM $holder; wait $holder
+	expect_status 0
+}
