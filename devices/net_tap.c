@@ -1,4 +1,5 @@
 /* virtio-net host side: the -n option and opening the tap with a vnet header. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,6 +25,10 @@ static int parse_mac(const char *s, size_t n, uint8_t mac[6])
 
         if (n != 17)
                 return -EINVAL;
+        /* Strictly hh:hh:hh:hh:hh:hh: sscanf alone would take blanks and signs. */
+        for (size_t i = 0; i < n; i++)
+                if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+                        return -EINVAL;
         memcpy(buf, s, n);
         buf[n] = 0;
         if (sscanf(buf, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
@@ -55,6 +60,8 @@ int net_options_parse(const char *spec, struct net_options *o, char *err, size_t
                 if (klen == 3 && !strncmp(item, "tap", 3)) {
                         if (vlen >= IFNAMSIZ)
                                 return bad(err, errlen, spec, "interface name too long");
+                        if (o->ifname[0])
+                                return bad(err, errlen, spec, "tap= given twice");
                         memcpy(o->ifname, val, vlen);
                 } else if (klen == 3 && !strncmp(item, "mac", 3)) {
                         if (parse_mac(val, vlen, o->mac) < 0)
@@ -68,16 +75,20 @@ int net_options_parse(const char *spec, struct net_options *o, char *err, size_t
                                            "transport must be modern, legacy or transitional");
                 } else if (klen == 6 && !strncmp(item, "queues", 6) && vlen < sizeof(tmp)) {
                         char *end;
+                        unsigned long q;
 
                         memcpy(tmp, val, vlen);
-                        o->queues = (unsigned int)strtoul(tmp, &end, 10);
-                        if (*end || o->queues < 1 || o->queues > NET_MAX_PAIRS)
+                        q = strtoul(tmp, &end, 10);
+                        if (*end || tmp[0] < '0' || tmp[0] > '9' || q < 1 || q > NET_MAX_PAIRS)
                                 return bad(err, errlen, spec, "queues must be 1 to 8");
+                        o->queues = (unsigned int)q;
                 } else {
                         return bad(err, errlen, spec,
                                    "unknown setting (tap, mac, transport, queues)");
                 }
                 item = comma ? comma + 1 : NULL;
+                if (item && !*item)
+                        return bad(err, errlen, spec, "empty setting after ','");
         }
         if (!o->ifname[0])
                 return bad(err, errlen, spec, "no tap=IFNAME");

@@ -23,9 +23,10 @@ static unsigned int rxq(unsigned int pair)
         return 2 * pair;
 }
 
+/* The control queue follows the last pair with MQ, and pair 0 without (5.1.2). */
 static unsigned int ctrlq(const struct virtio_net *n)
 {
-        return 2 * n->opt.queues;
+        return n->dev.features & (1ull << VIRTIO_NET_F_MQ) ? 2 * n->opt.queues : 2;
 }
 
 static struct virtio_net *to_net(struct virtio_device *d)
@@ -167,14 +168,17 @@ static int rx_deliver(struct net_pair *p)
                 }
                 popped[nbuf] = &chains[nbuf].c;
                 used[nbuf] = virtq_write_in(&chains[nbuf].c, 0, p->pkt + off, p->pkt_len - off);
-                if (used[nbuf] < (nbuf == 0 ? n->hdr_len : 1u))
-                        goto drop; /* a buffer that cannot even hold the header */
                 off += used[nbuf];
+                /* Counted before the check: a dropped frame returns every buffer. */
                 nbuf++;
+                if (used[nbuf - 1] < (nbuf == 1 ? n->hdr_len : 1u))
+                        goto drop; /* a buffer that cannot even hold the header */
         }
-        if (mrg && nbuf) {
-                /* num_buffers sits right after the 10-byte header in the first buffer. */
-                uint16_t nb = (uint16_t)nbuf;
+        if (n->hdr_len == NET_HDR_MRG && nbuf) {
+                /* num_buffers follows the 10-byte header: the count with MRG_RXBUF,
+                 * and 1 in a modern device without it (5.1.6.4). The tap never
+                 * writes it. */
+                uint16_t nb = mrg ? (uint16_t)nbuf : 1;
 
                 virtq_write_in(popped[0], sizeof(struct virtio_net_hdr), &nb, sizeof(nb));
         }
@@ -212,11 +216,11 @@ static void rx_process(struct net_pair *p)
                         p->pkt_len = (uint32_t)r;
                 }
                 if (rx_deliver(p) == 0) {
-                        /* Back-pressure: no buffers. Stop reading the tap until the
-                         * driver adds some (it will kick); re-check once in case
-                         * they arrived meanwhile. */
+                        /* Back-pressure: too few buffers. Stop reading the tap until
+                         * the driver adds some (it will kick); retry at once if it
+                         * did meanwhile. */
                         tap_watch(p, false);
-                        if (virtq_enable_kicks(vq))
+                        if (virtq_kick_on_more(vq))
                                 continue;
                         break;
                 }
@@ -252,7 +256,7 @@ static uint8_t ctrl_command(struct virtio_net *n, const struct virtq_chain *c)
                 /* Filters are the tap's business: every mode is accepted. */
                 return VIRTIO_NET_OK;
         case VIRTIO_NET_CTRL_MQ:
-                if (h.cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
+                if (!negotiated(n, VIRTIO_NET_F_MQ) || h.cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
                     virtq_read_out(c, sizeof(h), &pairs, sizeof(pairs)) != sizeof(pairs) ||
                     pairs < 1 || pairs > n->opt.queues)
                         return VIRTIO_NET_ERR;

@@ -288,11 +288,12 @@ bool virtq_should_notify(struct virtq *q)
         return fire;
 }
 
-bool virtq_enable_kicks(struct virtq *q)
+/* Asks for a kick at avail index at, then full barrier (see below). */
+static void arm_kick(struct virtq *q, uint16_t at)
 {
         if (q->event_idx) {
-                /* 2.6.10: kick once the driver adds past last_avail. */
-                __atomic_store_n(avail_event_slot(q), q->last_avail, __ATOMIC_RELAXED);
+                /* 2.6.10: kick once the driver adds past avail_event. */
+                __atomic_store_n(avail_event_slot(q), at, __ATOMIC_RELAXED);
         } else {
                 uint16_t flags = __atomic_load_n(&q->used->flags, __ATOMIC_RELAXED);
 
@@ -304,7 +305,22 @@ bool virtq_enable_kicks(struct virtq *q)
          * avail->idx and then reads avail_event / used->flags. One of the
          * two sides sees the other's store, so no kick is lost. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool virtq_enable_kicks(struct virtq *q)
+{
+        arm_kick(q, q->last_avail);
         return __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE) != q->last_avail;
+}
+
+bool virtq_kick_on_more(struct virtq *q)
+{
+        /* The chains up to avail->idx are there but were too few (the device
+         * rewound them): only an entry published after now helps. */
+        uint16_t seen = __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE);
+
+        arm_kick(q, seen);
+        return __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE) != seen;
 }
 
 /*

@@ -110,6 +110,13 @@ bool virtq_should_notify(struct virtq *q);
 bool virtq_enable_kicks(struct virtq *q);
 
 /*
+ * After virtq_rewind: the chains the driver already published were too few.
+ * Asks for a kick at the next entry it publishes (not at last_avail, which
+ * it has passed) and returns true if one arrived meanwhile.
+ */
+bool virtq_kick_on_more(struct virtq *q);
+
+/*
  * iovecs for bytes [skip, skip + len) of the readable (in = false) or
  * writable part of a chain. Returns the count, or -ENOSPC when the part is
  * shorter or more than max iovecs would be needed.

@@ -38,7 +38,7 @@ size_t escape_filter(struct escape_state *st, const uint8_t *in, size_t n, uint8
 static void feed(struct console *c)
 {
         while (c->pending_off < c->pending_len) {
-                size_t n = uart_receive(c->uart, c->pending + c->pending_off,
+                size_t n = c->sink.push(c->sink.ctx, c->pending + c->pending_off,
                                         c->pending_len - c->pending_off);
 
                 if (n == 0)
@@ -94,12 +94,12 @@ static void on_room(void *opaque, uint32_t events)
         feed(c);
 }
 
-int console_init(struct console *c, struct event_loop *loop, struct uart *uart, int in_fd,
+int console_init(struct console *c, struct event_loop *loop, struct console_sink sink, int in_fd,
                  int out_fd, bool tty, void (*quit)(void *ctx), void *ctx)
 {
         int r;
 
-        *c = (struct console){.uart = uart,
+        *c = (struct console){.sink = sink,
                               .loop = loop,
                               .in_fd = in_fd,
                               .out_fd = out_fd,

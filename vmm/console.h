@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/uart.h"
 #include "vmm/event.h"
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
@@ -24,8 +23,18 @@ struct escape_state {
 size_t escape_filter(struct escape_state *st, const uint8_t *in, size_t n, uint8_t *out,
                      bool *quit);
 
+/*
+ * Where typed input goes: the UART's FIFO or virtio-console port 0. push
+ * returns how many bytes it took; the rest is offered again after the sink
+ * calls console_rx_room.
+ */
+struct console_sink {
+        size_t (*push)(void *ctx, const uint8_t *buf, size_t len);
+        void *ctx;
+};
+
 struct console {
-        struct uart *uart;
+        struct console_sink sink;
         struct event_loop *loop;
         int in_fd, out_fd;
         bool tty;    /* in_fd is a terminal in raw mode: escape keys apply */
@@ -41,14 +50,14 @@ struct console {
 };
 
 /*
- * Wires in_fd/out_fd to uart through loop. Input that cannot be watched
- * (a regular file, /dev/null, a closed fd) is treated as no input.
+ * Wires in_fd to sink and out_fd for output through loop. Input that cannot
+ * be watched (a regular file, /dev/null, a closed fd) is treated as no input.
  */
-int console_init(struct console *c, struct event_loop *loop, struct uart *uart, int in_fd,
+int console_init(struct console *c, struct event_loop *loop, struct console_sink sink, int in_fd,
                  int out_fd, bool tty, void (*quit)(void *ctx), void *ctx);
 void console_close(struct console *c);
 
-/* uart_ops callbacks: a byte for the host; the FIFO has room again. */
+/* Output for the host (the UART's tx, port 0's data); the sink has room again. */
 void console_tx(void *ctx, uint8_t byte);
 void console_rx_room(void *ctx);
 

@@ -15,6 +15,8 @@ enum opt_id {
         O_ENTRY,
         O_DISK,
         O_NET,
+        O_CONSOLE,
+        O_PORT,
         O_VERBOSE,
         O_STATS,
         O_HELP,
@@ -33,6 +35,7 @@ static const struct opt_def opts[] = {
     {O_CMDLINE, 'p', "cmdline", true},  {O_CPUS, 'c', "cpus", true},
     {O_MEM, 'm', "memory", true},       {O_ENTRY, 0, "entry", true},
     {O_DISK, 'd', "disk", true},        {O_NET, 'n', "net", true},
+    {O_CONSOLE, 0, "console", true},    {O_PORT, 0, "port", true},
     {O_VERBOSE, 'v', "verbose", false}, {O_STATS, 0, "stats", false},
     {O_HELP, 'h', "help", false},       {O_VERSION, 'V', "version", false},
 };
@@ -61,6 +64,13 @@ static const char usage[] =
     "  -n, --net tap=IFNAME[,mac=M][,transport=T][,queues=N]\n"
     "                       virtio-net on a tap (opened, or created with CAP_NET_ADMIN),\n"
     "                       repeatable; N queue pairs, 1..8\n"
+    "      --console serial|virtio\n"
+    "                       which device carries the guest console: COM1 (default) or\n"
+    "                       virtio-console hvc0 (boot messages stay on COM1 until hvc0\n"
+    "                       takes over)\n"
+    "      --port NAME=unix:PATH\n"
+    "                       a named virtio-console port (/dev/virtio-ports/NAME in the\n"
+    "                       guest) served on the Unix socket PATH; repeatable, up to 8\n"
     "  -v, --verbose        more messages (repeat for debug output)\n"
     "      --stats          print exit counts and memory use when the VM stops\n"
     "  -h, --help           this text\n"
@@ -240,6 +250,19 @@ static int apply(struct options *o, const struct opt_def *d, const char *name, c
                         return -EINVAL;
                 }
                 return net_options_parse(v, &o->nic[o->nnics++], err, errlen);
+        case O_CONSOLE:
+                if (!strcmp(v, "serial") || !strcmp(v, "virtio")) {
+                        o->console_virtio = !strcmp(v, "virtio");
+                        return 0;
+                }
+                snprintf(err, errlen, "option %s: '%s' is not serial or virtio", name, v);
+                return -EINVAL;
+        case O_PORT:
+                if (o->nports == VCON_MAX_PORTS) {
+                        snprintf(err, errlen, "option %s: at most %d ports", name, VCON_MAX_PORTS);
+                        return -EINVAL;
+                }
+                return vcon_port_parse(v, &o->port[o->nports++], err, errlen);
         case O_VERBOSE:
                 o->verbose++;
                 return 0;

@@ -9,6 +9,7 @@
 #include "boot/layout.h"
 #include "boot/loader.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
 
 #define WISP_VERSION "0.1.0"
@@ -35,6 +36,9 @@ struct options {
         unsigned int ndisks;
         struct net_options nic[WISP_MAX_NICS];
         unsigned int nnics;
+        bool console_virtio; /* --console virtio: hvc0 carries the console */
+        struct vcon_port_options port[VCON_MAX_PORTS];
+        unsigned int nports;
 };
 
 /*

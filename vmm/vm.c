@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
@@ -21,6 +22,10 @@
 #include "vmm/term.h"
 
 #define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1 8250.nr_uarts=1"
+/* hvc0 as the console; COM1 as an early console until hvc0 registers and
+ * replaces it (the kernel drops boot consoles then), so no line is printed twice. */
+#define VIRTIO_CONSOLE_CMDLINE                                                                     \
+        "earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1 8250.nr_uarts=1"
 #define MAX_FILE (1ull << 31) /* kernels and initrds above 2 GiB are refused */
 
 void vm_request_stop(struct vm *vm, int status)
@@ -61,7 +66,8 @@ static int open_input(const char *what, const char *path, int *fd, size_t *len, 
 
 static void build_cmdline(char *out, size_t len, const struct options *o, bool pvm)
 {
-        snprintf(out, len, "%s%s%s%s%s", DEFAULT_CMDLINE, pvm ? " " : "",
+        snprintf(out, len, "%s%s%s%s%s",
+                 o->console_virtio ? VIRTIO_CONSOLE_CMDLINE : DEFAULT_CMDLINE, pvm ? " " : "",
                  pvm ? KVM_PVM_GUEST_CMDLINE : "", o->cmdline[0] ? " " : "", o->cmdline);
 }
 
@@ -161,6 +167,19 @@ static void guest_exit(void *ctx, int status)
         vm_request_stop(ctx, status);
 }
 
+static size_t uart_push(void *ctx, const uint8_t *buf, size_t len)
+{
+        return uart_receive(ctx, buf, len);
+}
+
+/* Typed input goes to virtio-console port 0 with --console virtio, else to COM1. */
+static struct console_sink console_sink(struct vm *vm)
+{
+        if (vm->vcon)
+                return (struct console_sink){.push = virtio_console_input, .ctx = vm->vcon};
+        return (struct console_sink){.push = uart_push, .ctx = &vm->com1};
+}
+
 static void console_quit(void *ctx)
 {
         vm_request_stop(ctx, WISP_EXIT_SIGNAL_BASE + SIGINT);
@@ -196,6 +215,19 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
         return r ? -EEXIST : 0;
 }
 
+/* The terminal's size for virtio-console (80x24 when stdin is no terminal). */
+static void terminal_size(uint16_t *cols, uint16_t *rows)
+{
+        struct winsize ws;
+
+        *cols = 80;
+        *rows = 24;
+        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row) {
+                *cols = ws.ws_col;
+                *rows = ws.ws_row;
+        }
+}
+
 static void on_stop(void *opaque, uint32_t events)
 {
         struct vm *vm = opaque;
@@ -212,7 +244,18 @@ static void on_signal(void *opaque, uint32_t events)
         struct signalfd_siginfo si;
 
         (void)events;
-        if (read(vm->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+        if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+                return;
+        if (si.ssi_signo == SIGWINCH) {
+                uint16_t cols, rows;
+
+                if (vm->vcon) {
+                        terminal_size(&cols, &rows);
+                        virtio_console_resize(vm->vcon, cols, rows);
+                }
+                return;
+        }
+        {
                 wisp_info("signal %u: stopping the VM", si.ssi_signo);
                 vm_request_stop(vm, WISP_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
         }
@@ -229,6 +272,7 @@ static int setup_signals(struct vm *vm)
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGHUP);
         sigaddset(&set, SIGQUIT);
+        sigaddset(&set, SIGWINCH);
         sigaddset(&set, SIGUSR1); /* only vCPU threads unblock it */
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         sigdelset(&set, SIGUSR1);
@@ -305,6 +349,32 @@ static int open_nics(struct vm *vm, const struct options *o, char *err, size_t e
         return 0;
 }
 
+static void console_room(void *ctx)
+{
+        console_rx_room(ctx);
+}
+
+static int open_console(struct vm *vm, const struct options *o, char *err, size_t errlen)
+{
+        int r;
+
+        if (!o->console_virtio && !o->nports)
+                return 0;
+        vm->vcon = calloc(1, sizeof(*vm->vcon));
+        if (!vm->vcon)
+                return -ENOMEM;
+        r = virtio_console_open(vm->vcon, o->port, o->nports,
+                                o->console_virtio ? STDOUT_FILENO : -1, err, errlen);
+        vm->vcon->input_room = console_room;
+        vm->vcon->input_room_ctx = &vm->con;
+        uint16_t cols, rows;
+
+        terminal_size(&cols, &rows);
+        vm->vcon->cfg.cols = cols;
+        vm->vcon->cfg.rows = rows;
+        return r;
+}
+
 static int add_pci(struct vm *vm, char *err, size_t errlen)
 {
         struct virtio_env env = {.sys = vm->kvm.sys,
@@ -319,6 +389,13 @@ static int add_pci(struct vm *vm, char *err, size_t errlen)
         if (r < 0) {
                 snprintf(err, errlen, "cannot set up the PCI bus: %s", strerror(-r));
                 return r;
+        }
+        if (vm->vcon) {
+                r = virtio_console_attach(vm->vcon, &env, &vm->pci);
+                if (r < 0) {
+                        snprintf(err, errlen, "virtio-console: cannot attach: %s", strerror(-r));
+                        return r;
+                }
         }
         for (unsigned int i = 0; i < vm->nnics; i++) {
                 r = virtio_net_attach(&vm->nic[i], &env, &vm->pci);
@@ -391,6 +468,8 @@ int vm_setup(struct vm *vm, const struct options *o, char *err, size_t errlen)
                 r = open_disks(vm, o, err, errlen);
         if (r == 0)
                 r = open_nics(vm, o, err, errlen);
+        if (r == 0)
+                r = open_console(vm, o, err, errlen);
         if (r < 0)
                 goto out;
         if (pvm)
@@ -445,8 +524,8 @@ int vm_run(struct vm *vm)
         int r = 0;
 
         vm->tty = term_raw_enter(STDIN_FILENO);
-        r = console_init(&vm->con, &vm->loop, &vm->com1, STDIN_FILENO, STDOUT_FILENO, vm->tty,
-                         console_quit, vm);
+        r = console_init(&vm->con, &vm->loop, console_sink(vm), STDIN_FILENO, STDOUT_FILENO,
+                         vm->tty, console_quit, vm);
         if (r < 0) {
                 wisp_error("cannot set up the console: %s", strerror(-r));
                 return WISP_EXIT_ERROR;
@@ -495,6 +574,10 @@ void vm_teardown(struct vm *vm)
         vm->ndisks = 0;
         for (unsigned int i = 0; i < vm->nnics; i++)
                 virtio_net_close(&vm->nic[i]);
+        if (vm->vcon)
+                virtio_console_close(vm->vcon);
+        free(vm->vcon);
+        vm->vcon = NULL;
         free(vm->nic);
         vm->nic = NULL;
         vm->nnics = 0;

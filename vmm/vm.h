@@ -12,6 +12,7 @@
 #include "devices/i8042.h"
 #include "devices/uart.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
 #include "devices/virtio_net.h"
 #include "kvm/irq.h"
 #include "kvm/vcpu.h"
@@ -44,6 +45,7 @@ struct vm {
         unsigned int ndisks;
         struct virtio_net *nic;
         unsigned int nnics;
+        struct virtio_console *vcon; /* with --console virtio or --port */
         struct uart com1;
         struct i8042 kbd;
         struct debug_exit dbg;

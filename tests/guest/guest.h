@@ -31,6 +31,10 @@ enum guest_status {
         ST_BLK_CONFIG = 46, /* config or GET_ID differs from expect.* */
         ST_HOSTILE = 47,    /* hostile-*: the device did not do what BAD-INPUTS asks */
         ST_BENCH = 48,      /* blkbench */
+        ST_NET = 49,        /* net: a frame lost, corrupted, or with a bad header or checksum */
+        ST_NET_CONFIG = 50, /* net: config, features or a control command differ from expected */
+        ST_NETBENCH = 51,   /* netbench */
+        ST_CONSOLE = 52,    /* console: a control message or port data differ from expected */
 };
 
 /* lib.c: freestanding string and formatting helpers. */
@@ -180,5 +184,10 @@ void test_fault(const struct boot_info *bi) __attribute__((noreturn));
 void test_blk(const struct boot_info *bi) __attribute__((noreturn));
 void test_blkbench(const struct boot_info *bi) __attribute__((noreturn));
 void test_hostile(const struct boot_info *bi) __attribute__((noreturn));
+void test_net(const struct boot_info *bi) __attribute__((noreturn));
+void test_hostile_net(const struct boot_info *bi) __attribute__((noreturn));
+void test_netbench(const struct boot_info *bi) __attribute__((noreturn));
+void test_console(const struct boot_info *bi) __attribute__((noreturn));
+void test_hostile_console(const struct boot_info *bi) __attribute__((noreturn));
 
 #endif

@@ -15,6 +15,9 @@ static const struct {
     {"fault", test_fault},
     {"blk", test_blk},
     {"blkbench", test_blkbench},
+    {"net", test_net},
+    {"netbench", test_netbench},
+    {"console", test_console},
 };
 
 void guest_main(u32 kind, u64 ptr)
@@ -28,6 +31,10 @@ void guest_main(u32 kind, u64 ptr)
         idt_init();
         kprintf("wisp-test-guest: entered via %s, cmdline \"%s\"\n", bi->kind_name, bi->cmdline);
         cmdline_value(bi->cmdline, "wisp.test", name, sizeof(name));
+        if (!strncmp(name, "hostile-net-", 12))
+                test_hostile_net(bi);
+        if (!strncmp(name, "hostile-console-", 16))
+                test_hostile_console(bi);
         if (!strncmp(name, "hostile-", 8))
                 test_hostile(bi);
         for (u32 i = 0; i < ARRAY_SIZE(scenarios); i++)

@@ -203,4 +203,99 @@ struct virtio_blk_discard_write_zeroes {
         u32 flags;
 };
 
+/* <linux/virtio_ids.h>, PCI ids (virtio spec 4.1.2): net and console */
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_PCI_TRANSITIONAL_NET 0x1000
+#define VIRTIO_PCI_TRANSITIONAL_CONSOLE 0x1003
+
+/* <linux/virtio_net.h> */
+#define VIRTIO_NET_F_CSUM 0
+#define VIRTIO_NET_F_GUEST_CSUM 1
+#define VIRTIO_NET_F_MTU 3
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_GUEST_TSO6 8
+#define VIRTIO_NET_F_GUEST_ECN 9
+#define VIRTIO_NET_F_GUEST_UFO 10
+#define VIRTIO_NET_F_HOST_TSO4 11
+#define VIRTIO_NET_F_HOST_TSO6 12
+#define VIRTIO_NET_F_HOST_ECN 13
+#define VIRTIO_NET_F_HOST_UFO 14
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17
+#define VIRTIO_NET_F_CTRL_RX 18
+#define VIRTIO_NET_F_CTRL_VLAN 19
+#define VIRTIO_NET_F_GUEST_ANNOUNCE 21
+#define VIRTIO_NET_F_MQ 22
+#define VIRTIO_NET_F_CTRL_MAC_ADDR 23
+#define VIRTIO_NET_S_LINK_UP 1
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_UDP 3
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_ECN 0x80
+#define VIRTIO_NET_OK 0
+#define VIRTIO_NET_ERR 1
+#define VIRTIO_NET_CTRL_RX 0
+#define VIRTIO_NET_CTRL_RX_PROMISC 0
+#define VIRTIO_NET_CTRL_RX_ALLMULTI 1
+#define VIRTIO_NET_CTRL_MAC 1
+#define VIRTIO_NET_CTRL_MAC_TABLE_SET 0
+#define VIRTIO_NET_CTRL_MQ 4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN 1
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX 0x8000
+
+/* struct virtio_net_config field offsets */
+#define VIRTIO_NET_CFG_MAC 0
+#define VIRTIO_NET_CFG_STATUS 6
+#define VIRTIO_NET_CFG_MAX_PAIRS 8
+#define VIRTIO_NET_CFG_MTU 10
+
+/* struct virtio_net_hdr_mrg_rxbuf: 12 bytes; the legacy header without MRG_RXBUF is the first 10 */
+struct virtio_net_hdr {
+        u8 flags;
+        u8 gso_type;
+        u16 hdr_len;
+        u16 gso_size;
+        u16 csum_start;
+        u16 csum_offset;
+        u16 num_buffers;
+} __attribute__((packed));
+
+struct virtio_net_ctrl_hdr {
+        u8 class;
+        u8 cmd;
+} __attribute__((packed));
+
+/* <linux/virtio_console.h> */
+#define VIRTIO_CONSOLE_F_SIZE 0
+#define VIRTIO_CONSOLE_F_MULTIPORT 1
+#define VIRTIO_CONSOLE_F_EMERG_WRITE 2
+#define VIRTIO_CONSOLE_BAD_ID (~(u32)0)
+#define VIRTIO_CONSOLE_DEVICE_READY 0
+#define VIRTIO_CONSOLE_PORT_ADD 1
+#define VIRTIO_CONSOLE_PORT_REMOVE 2
+#define VIRTIO_CONSOLE_PORT_READY 3
+#define VIRTIO_CONSOLE_CONSOLE_PORT 4
+#define VIRTIO_CONSOLE_RESIZE 5
+#define VIRTIO_CONSOLE_PORT_OPEN 6
+#define VIRTIO_CONSOLE_PORT_NAME 7
+
+/* struct virtio_console_config field offsets */
+#define VIRTIO_CONSOLE_CFG_COLS 0
+#define VIRTIO_CONSOLE_CFG_ROWS 2
+#define VIRTIO_CONSOLE_CFG_MAX_NR_PORTS 4
+#define VIRTIO_CONSOLE_CFG_EMERG_WR 8
+
+struct virtio_console_control {
+        u32 id;
+        u16 event;
+        u16 value;
+} __attribute__((packed));
+
 #endif

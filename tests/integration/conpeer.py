@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The host end of the test guest's virtio-console scenarios (wisp.test=console, hostile-console-*).
+
+usage: conpeer.py port SOCKET [SECS]          a named port (wisp --port NAME=unix:SOCKET, or
+                                              QEMU's virtserialport on a socket chardev)
+       conpeer.py console SOCKET LINE [SECS]  QEMU only: port 0 on a socket chardev; types LINE
+                                              once the guest asks, prints what port 0 wrote
+
+Connects (retrying until the socket accepts), then for "port": sends "H:" + 2000 characters
++ "\\n" (character i = alnum[(i * 7 + 1) % 36]); expects "G:2000:<crc32 hex of them>"; answers
+"D:<data>" with "R:<len>:<crc32 hex>"; answers "Q" with "BYE" and closes. Prints conpeer: lines
+and ends with "conpeer: PASS" or "conpeer: FAIL <why>" (exit 0 / 1). Gives up after SECS (60).
+"""
+import socket
+import sys
+import time
+import zlib
+
+ALNUM = b"abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def connect(path, end):
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return s
+        except OSError:
+            s.close()
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+
+
+class Lines:
+    def __init__(self, s, end):
+        self.s, self.end, self.buf = s, end, b""
+
+    def get(self):
+        while b"\n" not in self.buf:
+            self.s.settimeout(max(0.1, self.end - time.monotonic()))
+            b = self.s.recv(65536)
+            if not b:
+                raise EOFError("the guest side closed")
+            self.buf += b
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+
+def fail(why):
+    print("conpeer: FAIL " + why, flush=True)
+    sys.exit(1)
+
+
+def port(path, secs):
+    end = time.monotonic() + secs
+    s = connect(path, end)
+    print("conpeer: connected to " + path, flush=True)
+    lines = Lines(s, end)
+    data = bytes(ALNUM[(i * 7 + 1) % 36] for i in range(2000))
+    s.sendall(b"H:" + data + b"\n")
+    want = b"G:2000:%08x" % zlib.crc32(data)
+    got = lines.get()
+    if got != want:
+        fail("the guest answered %r to our 2000 bytes, expected %r" % (got[:80], want))
+    print("conpeer: the guest got our 2000 bytes", flush=True)
+    got = lines.get()
+    if not got.startswith(b"D:"):
+        fail("expected D:<data>, got %r" % got[:80])
+    d = got[2:]
+    ok = d == bytes(ALNUM[(i * 7 + 2) % 36] for i in range(len(d)))
+    print("conpeer: %u bytes from the guest%s" % (len(d), "" if ok else " (pattern differs)"),
+          flush=True)
+    s.sendall(b"R:%u:%08x\n" % (len(d), zlib.crc32(d)))
+    got = lines.get()
+    if got != b"Q":
+        fail("expected Q, got %r" % got[:80])
+    s.sendall(b"BYE\n")
+    time.sleep(0.2)
+    s.close()
+    if not ok:
+        fail("the guest's data differs from its pattern")
+    print("conpeer: PASS", flush=True)
+
+
+def console(path, line, secs):
+    end = time.monotonic() + secs
+    s = connect(path, end)
+    out = b""
+    typed = False
+    s.settimeout(0.2)
+    while time.monotonic() < end:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not b:
+            break
+        out += b
+        if not typed and b"type a line" in out:
+            s.sendall(line.encode() + b"\n")
+            typed = True
+    sys.stdout.write(out.decode(errors="replace"))
+    print("conpeer: console closed%s" % ("" if typed else " (nothing typed)"), flush=True)
+
+
+def main():
+    mode, path = sys.argv[1], sys.argv[2]
+    if mode == "port":
+        port(path, float(sys.argv[3]) if len(sys.argv) > 3 else 60)
+    else:
+        console(path, sys.argv[3], float(sys.argv[4]) if len(sys.argv) > 4 else 60)
+
+
+if __name__ == "__main__":
+    main()
