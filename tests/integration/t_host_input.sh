@@ -151,3 +151,35 @@ test_disk_shared_read_only() {
 	kill -TERM $holder; wait $holder
 	expect_status 0
 }
+
+test_tap_without_permission_names_cap_net_admin() {
+	command -v setpriv >/dev/null || return 0
+	run tapperm 10 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		$WISP run -k "$(realpath $G)" -n tap=wispnoperm0
+	expect_host_error "tap 'wispnoperm0': permission denied: .*CAP_NET_ADMIN"
+}
+
+test_bad_net_options() {
+	for spec in "" "tap=" "mac=02:00:00:00:00:01" "tap=t0,mac=01:00:00:00:00:01" \
+		"tap=t0,queues=9" "tap=t0,queues=0" "tap=t0,transport=pci" "tap=t0,speed=10" \
+		"tap=a_name_longer_than_15"; do
+		run netopt 10 $WISP run -k $G -n "$spec"
+		expect_host_error "option --net: '$spec'" || return 1
+	done
+}
+
+test_bad_console_and_port_options() {
+	run conopt 10 $WISP run -k $G --console tty
+	expect_host_error "option --console: 'tty' is not serial or virtio" || return 1
+	for spec in "noequals" "=unix:/tmp/x" "name=tcp:1234" "name=unix:"; do
+		run portopt 10 $WISP run -k $G --port "$spec"
+		expect_host_error "option --port: '$spec'" || return 1
+	done
+}
+
+test_port_path_not_a_socket_is_refused() {
+	echo keep >"$OUTDIR/not-a-socket"
+	run portfile 10 $WISP run -k $G --port "agent=unix:$OUTDIR/not-a-socket"
+	expect_host_error "port 'agent': cannot listen on '$OUTDIR/not-a-socket'" &&
+		grep -q keep "$OUTDIR/not-a-socket" || fail "the file was touched"
+}
