@@ -11,7 +11,6 @@
 
 #include "vmm/log.h"
 
-#define VCON_MAX_SEGS 16
 #define CTRL_RXQ 2 /* device -> driver control messages */
 #define CTRL_TXQ 3 /* driver -> device control messages */
 
@@ -248,39 +247,39 @@ static void port_tx(struct vcon_port *p)
 {
         struct virtio_console *c = p->con;
         unsigned int q = rxq(p->id) + 1;
-        CHAIN(ch);
 
         for (;;) {
-                uint16_t mark = c->dev.vq[q].last_avail;
-                unsigned long rejected = c->dev.vq[q].stats.rejected;
-                const struct virtq_chain *one = &ch.c;
-                int got;
+                uint32_t n;
 
-                if (p->out_len == sizeof(p->out))
-                        break; /* the host end is slow: leave the rest in the ring */
-                got = virtq_pop(&c->dev.vq[q], &ch.c);
-                if (got < 0) {
-                        virtio_device_broken(&c->dev);
-                        break;
-                }
-                if (got == 0) {
-                        if (!virtq_enable_kicks(&c->dev.vq[q]))
+                if (!p->tx_busy) {
+                        int got = virtq_pop(&c->dev.vq[q], &p->tx.c);
+
+                        if (got < 0) {
+                                virtio_device_broken(&c->dev);
                                 break;
-                        continue;
+                        }
+                        if (got == 0) {
+                                if (!virtq_enable_kicks(&c->dev.vq[q]))
+                                        break;
+                                continue;
+                        }
+                        p->tx_busy = true;
+                        p->tx_off = 0;
                 }
-                /* Whole chains only: one that does not fit waits in the ring
-                 * until the host end has taken what is buffered. */
-                if (ch.c.out_len > sizeof(p->out) - p->out_len && p->out_len &&
-                    virtq_rewind(&c->dev.vq[q], &one, 1, mark, rejected))
-                        break;
-                uint32_t n = virtq_read_out(&ch.c, 0, p->out + p->out_len,
-                                            (uint32_t)(sizeof(p->out) - p->out_len));
-
-                if (n < ch.c.out_len)
-                        c->dropped += ch.c.out_len - n; /* larger than the whole buffer */
+                /* Copy what the buffer takes; a chain larger than that goes out
+                 * in pieces as the host end drains it (EPOLLOUT resumes here). */
+                n = virtq_read_out(&p->tx.c, p->tx_off, p->out + p->out_len,
+                                   (uint32_t)(sizeof(p->out) - p->out_len));
                 p->out_len += n;
-                virtq_push(&c->dev.vq[q], &ch.c, 0);
+                p->tx_off += n;
                 vcon_port_flush_out(p);
+                if (p->tx_off < p->tx.c.out_len) {
+                        if (p->out_len)
+                                break; /* the host end is slow: the rest waits */
+                        continue;      /* drained: copy the next piece */
+                }
+                virtq_push(&c->dev.vq[q], &p->tx.c, 0);
+                p->tx_busy = false;
         }
         notify_if_wanted(c, q);
 }
@@ -344,6 +343,7 @@ static void con_reset(struct virtio_device *d)
         for (unsigned int i = 0; i < c->nports; i++) {
                 c->port[i].guest_open = false;
                 c->port[i].in_len = 0;
+                c->port[i].tx_busy = false; /* the chain went with the queue */
         }
 }
 

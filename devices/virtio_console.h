@@ -12,8 +12,9 @@
 #define VCON_MAX_PORTS 8 /* named ports, besides port 0 */
 #define VCON_QUEUE_SIZE 128
 #define VCON_NAME_MAX 64
-#define VCON_PENDING 65536 /* bytes buffered per direction and port (a guest write is <= 32 KiB)   \
-                            */
+#define VCON_PENDING                                                                               \
+        65536 /* bytes buffered per direction and port (a guest write is <= 32 KiB)                \
+               */
 #define VCON_CTRL_BACKLOG 64
 
 /* --port NAME=unix:PATH */
@@ -26,6 +27,8 @@ struct vcon_port_options {
 int vcon_port_parse(const char *spec, struct vcon_port_options *o, char *err, size_t errlen);
 
 struct virtio_console;
+
+#define VCON_MAX_SEGS 16
 
 struct vcon_port {
         struct virtio_console *con;
@@ -40,6 +43,13 @@ struct vcon_port {
         size_t in_len;
         uint8_t out[VCON_PENDING]; /* guest -> host bytes the socket did not take yet */
         size_t out_len;
+        /* A TX chain being copied out in pieces (larger than what out can take). */
+        union {
+                struct virtq_chain c;
+                uint8_t raw[sizeof(struct virtq_chain) + VCON_MAX_SEGS * sizeof(struct virtq_seg)];
+        } tx;
+        uint32_t tx_off;
+        bool tx_busy;
 };
 
 struct vcon_ctrl_msg {

@@ -13,9 +13,10 @@
 
 #include "vmm/log.h"
 
-#define NET_MAX_SEGS 64     /* MAX_SKB_FRAGS + header + linear part, with room */
-#define NET_RX_BATCH 64     /* frames per tap event before yielding to other fds */
-#define NET_MAX_MRG_BUFS 64 /* buffers one merged frame may take */
+#define NET_MAX_SEGS 64                 /* MAX_SKB_FRAGS + header + linear part, with room */
+#define NET_RX_BATCH 64                 /* frames per tap event before yielding to other fds */
+#define NET_MAX_MRG_BUFS NET_QUEUE_SIZE /* buffers one merged frame may take */
+#define NET_CHAIN_BYTES (sizeof(struct virtq_chain) + NET_MAX_SEGS * sizeof(struct virtq_seg))
 
 /* Queue layout: rx0, tx0, rx1, tx1, ..., then the control queue. */
 static unsigned int rxq(unsigned int pair)
@@ -109,6 +110,7 @@ static void tx_process(struct net_pair *p)
         struct virtio_net *n = p->net;
         unsigned int q = rxq(p->index) + 1;
         struct virtq *vq = &n->dev.vq[q];
+        unsigned long rejected = vq->stats.rejected;
         CHAIN(ch);
 
         for (;;) {
@@ -126,6 +128,8 @@ static void tx_process(struct net_pair *p)
                 tx_one(p, &ch.c);
                 virtq_push(vq, &ch.c, 0);
         }
+        /* Chains the queue refused (too long, too many segments) are frames dropped too. */
+        n->stats.tx_dropped += vq->stats.rejected - rejected;
         notify_if_wanted(n, q);
 }
 
@@ -142,7 +146,6 @@ static int rx_deliver(struct net_pair *p)
         struct virtio_net *n = p->net;
         struct virtq *vq = &n->dev.vq[rxq(p->index)];
         bool mrg = negotiated(n, VIRTIO_NET_F_MRG_RXBUF);
-        CHAIN(chains[NET_MAX_MRG_BUFS]);
         const struct virtq_chain *popped[NET_MAX_MRG_BUFS];
         uint32_t used[NET_MAX_MRG_BUFS];
         uint16_t mark = vq->last_avail;
@@ -155,7 +158,10 @@ static int rx_deliver(struct net_pair *p)
 
                 if (nbuf == NET_MAX_MRG_BUFS || (!mrg && nbuf == 1))
                         goto drop; /* buffers too small for this frame */
-                got = virtq_pop(vq, &chains[nbuf].c);
+                struct virtq_chain *ch =
+                    (struct virtq_chain *)(p->rx_chains + nbuf * NET_CHAIN_BYTES);
+
+                got = virtq_pop(vq, ch);
                 if (got < 0) {
                         virtio_device_broken(&n->dev);
                         goto drop;
@@ -166,8 +172,8 @@ static int rx_deliver(struct net_pair *p)
                                 return 0;
                         goto drop;
                 }
-                popped[nbuf] = &chains[nbuf].c;
-                used[nbuf] = virtq_write_in(&chains[nbuf].c, 0, p->pkt + off, p->pkt_len - off);
+                popped[nbuf] = ch;
+                used[nbuf] = virtq_write_in(ch, 0, p->pkt + off, p->pkt_len - off);
                 off += used[nbuf];
                 /* Counted before the check: a dropped frame returns every buffer. */
                 nbuf++;
@@ -182,14 +188,14 @@ static int rx_deliver(struct net_pair *p)
 
                 virtq_write_in(popped[0], sizeof(struct virtio_net_hdr), &nb, sizeof(nb));
         }
-        for (unsigned int i = 0; i < nbuf; i++)
-                virtq_push(vq, popped[i], used[i]);
+        virtq_push_many(vq, popped, used, nbuf);
         n->stats.rx_frames++;
         p->pkt_len = 0;
         return 1;
 drop:
         for (unsigned int i = 0; i < nbuf; i++)
-                virtq_push(vq, popped[i], 0);
+                used[i] = 0;
+        virtq_push_many(vq, popped, used, nbuf);
         n->stats.rx_dropped++;
         p->pkt_len = 0;
         return 1;
@@ -200,7 +206,9 @@ static void rx_process(struct net_pair *p)
         struct virtio_net *n = p->net;
         struct virtq *vq = &n->dev.vq[rxq(p->index)];
 
-        for (unsigned int i = 0; i < NET_RX_BATCH; i++) {
+        unsigned int i;
+
+        for (i = 0; i < NET_RX_BATCH; i++) {
                 if (!p->pkt_len) {
                         ssize_t r =
                             p->tap_dead ? -1 : read(p->tap_fd, p->pkt, n->hdr_len + NET_MAX_FRAME);
@@ -225,6 +233,10 @@ static void rx_process(struct net_pair *p)
                         break;
                 }
         }
+        /* A full batch: keep the tap armed (level-triggered, it fires again)
+         * so other fds get their turn and the rest is read next time. */
+        if (i == NET_RX_BATCH)
+                tap_watch(p, true);
         notify_if_wanted(n, rxq(p->index));
 }
 
@@ -234,11 +246,35 @@ static void on_tap(void *opaque, uint32_t events)
 
         (void)events;
         pthread_mutex_lock(&p->net->dev.lock);
-        if (p->net->dev.vq_ready && p->net->dev.vq_ready[rxq(p->index)])
+        if (p->attached && p->net->dev.vq_ready && p->net->dev.vq_ready[rxq(p->index)])
                 rx_process(p);
         else
                 tap_watch(p, false);
         pthread_mutex_unlock(&p->net->dev.lock);
+}
+
+/*
+ * Only the first k pairs take frames: the others' tap queues are detached
+ * (the tap then spreads flows over the attached ones) and not read. Until
+ * the driver's VQ_PAIRS_SET, k is 1 (5.1.6.5.5).
+ */
+static void set_active_pairs(struct virtio_net *n, unsigned int k)
+{
+        for (unsigned int i = 0; i < n->opt.queues; i++) {
+                struct net_pair *p = &n->pair[i];
+                bool on = i < k;
+
+                if (n->opt.queues > 1 && p->attached != on) {
+                        struct ifreq ifr = {.ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE};
+
+                        ioctl(p->tap_fd, TUNSETQUEUE, &ifr);
+                }
+                p->attached = on;
+                if (!on)
+                        p->pkt_len = 0;
+                tap_watch(p, on);
+        }
+        n->active_pairs = k;
 }
 
 /* --- control queue ------------------------------------------------------------ */
@@ -260,15 +296,7 @@ static uint8_t ctrl_command(struct virtio_net *n, const struct virtq_chain *c)
                     virtq_read_out(c, sizeof(h), &pairs, sizeof(pairs)) != sizeof(pairs) ||
                     pairs < 1 || pairs > n->opt.queues)
                         return VIRTIO_NET_ERR;
-                for (unsigned int i = 0; i < n->opt.queues; i++) {
-                        /* Detached queues get no frames from the tap. */
-                        struct ifreq ifr = {.ifr_flags =
-                                                i < pairs ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE};
-
-                        if (n->opt.queues > 1)
-                                ioctl(n->pair[i].tap_fd, TUNSETQUEUE, &ifr);
-                }
-                n->active_pairs = pairs;
+                set_active_pairs(n, pairs);
                 return VIRTIO_NET_OK;
         }
         return VIRTIO_NET_ERR;
@@ -342,7 +370,6 @@ static int net_activate(struct virtio_device *d)
                          ? NET_HDR_MRG
                          : NET_HDR_LEGACY;
         vnet_hdr_sz = (int)n->hdr_len;
-        n->active_pairs = 1;
         for (unsigned int i = 0; i < n->opt.queues; i++) {
                 struct net_pair *p = &n->pair[i];
 
@@ -351,8 +378,8 @@ static int net_activate(struct virtio_device *d)
                         wisp_warn("tap '%s': cannot set the vnet header or offloads: %s",
                                   n->opt.ifname, strerror(errno));
                 p->pkt_len = 0;
-                tap_watch(p, true);
         }
+        set_active_pairs(n, 1);
         return 0;
 }
 
@@ -410,6 +437,10 @@ int virtio_net_attach(struct virtio_net *n, const struct virtio_env *env, struct
 
                 p->net = n;
                 p->index = i;
+                p->attached = true; /* as opened: every tap queue attached */
+                p->rx_chains = calloc(NET_MAX_MRG_BUFS, NET_CHAIN_BYTES);
+                if (!p->rx_chains)
+                        return -ENOMEM;
                 p->tap_src = (struct event_source){.fd = p->tap_fd, .fn = on_tap, .opaque = p};
                 /* Registered but not armed until the driver is ready. */
                 r = event_add(env->loop, &p->tap_src, 0);
@@ -431,7 +462,9 @@ void virtio_net_close(struct virtio_net *n)
                 if (n->pair[i].tap_fd >= 0)
                         close(n->pair[i].tap_fd);
                 free(n->pair[i].pkt);
+                free(n->pair[i].rx_chains);
                 n->pair[i].tap_fd = -1;
                 n->pair[i].pkt = NULL;
+                n->pair[i].rx_chains = NULL;
         }
 }

@@ -55,6 +55,8 @@ struct net_pair {
         bool tap_dead;    /* the tap went away: stop reading it */
         uint8_t *pkt;     /* a frame read from the tap waiting for RX buffers */
         uint32_t pkt_len;
+        uint8_t *rx_chains; /* room for the chains of one merged frame (touched as used) */
+        bool attached;      /* this tap queue delivers frames (MQ: VQ_PAIRS_SET) */
 };
 
 struct virtio_net {

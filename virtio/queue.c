@@ -250,6 +250,30 @@ void virtq_push_head(struct virtq *q, uint16_t head, uint32_t written)
         used_put(q, head, written);
 }
 
+void virtq_push_many(struct virtq *q, const struct virtq_chain *const *c, const uint32_t *written,
+                     unsigned int n)
+{
+        uint16_t idx = q->used_idx;
+
+        /* All elements first, then one release store of the index: the
+         * driver sees a merged frame whole or not at all. */
+        for (unsigned int i = 0; i < n; i++) {
+                uint16_t head = c[i]->head;
+                uint32_t len = written[i] < c[i]->in_len ? written[i] : c[i]->in_len;
+                vring_used_elem_t *e;
+
+                if (head >= q->size || !inflight_test(q, head))
+                        continue;
+                inflight_clear(q, head);
+                e = &q->used->ring[idx & (q->size - 1)];
+                __atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
+                __atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
+                idx++;
+        }
+        q->used_idx = idx;
+        __atomic_store_n(&q->used->idx, idx, __ATOMIC_RELEASE); /* pairs as in used_put */
+}
+
 void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written)
 {
         /* 2.6.8.2: the device must have written at least the used length

@@ -92,6 +92,13 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c);
  */
 void virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written);
 
+/*
+ * Pushes n chains as one: every used element is written before used->idx
+ * moves once, so a driver never sees part of a group (a merged RX frame).
+ */
+void virtq_push_many(struct virtq *q, const struct virtq_chain *const *c, const uint32_t *written,
+                     unsigned int n);
+
 /* As virtq_push, by head index (for chains that were never fully popped). */
 void virtq_push_head(struct virtq *q, uint16_t head, uint32_t written);
 

@@ -5,8 +5,9 @@
 #define F(bit) (1UL << (bit))
 #define CTRL_BUFS 16
 #define PORT_BUFS 16
-#define TX_BYTES (16u << 10)
-#define TX_PIECE 4096
+#define TX_BYTES (256u << 10)
+#define TX_PIECE 4096 /* up to 16 KiB; larger writes go in 16 KiB descriptors */
+#define TX_BIG_PIECE (16u << 10)
 #define SEND_WAIT_MS 5000
 #define CTRL_HDR sizeof(struct virtio_console_control)
 
@@ -32,8 +33,8 @@ void con_opts_parse(const char *cmdline, struct con_opts *o)
 
 const char *con_event_name(u16 event)
 {
-        static const char *names[] = {"DEVICE_READY", "PORT_ADD",  "PORT_REMOVE", "PORT_READY",
-                                      "CONSOLE_PORT", "RESIZE",    "PORT_OPEN",   "PORT_NAME"};
+        static const char *names[] = {"DEVICE_READY", "PORT_ADD", "PORT_REMOVE", "PORT_READY",
+                                      "CONSOLE_PORT", "RESIZE",   "PORT_OPEN",   "PORT_NAME"};
 
         return event < ARRAY_SIZE(names) ? names[event] : "unknown";
 }
@@ -57,8 +58,8 @@ static bool setup_queue(struct con *c, struct vq *q, u16 index)
         if (c->o.v.qsize && !d->legacy && c->o.v.qsize < size)
                 size = c->o.v.qsize;
         vq_alloc(q, d, index, size);
-        q->vector = d->have_msix && index + 1u < d->msix.nused ? (u16)(index + 1)
-                                                                : VIRTIO_MSI_NO_VECTOR;
+        q->vector =
+            d->have_msix && index + 1u < d->msix.nused ? (u16)(index + 1) : VIRTIO_MSI_NO_VECTOR;
         q->idt_vector = (u8)(c->idt_base + index + 1);
         if (!virtio_queue(d, q))
                 guest_fail(ST_VIRTIO, "console: queue %u: set-up refused", index);
@@ -88,6 +89,7 @@ static void setup_port(struct con *c, u32 id)
         p->have_queues = true;
         p->rxmem = palloc(PORT_BUFS * CON_PORT_BUF, 4096);
         p->txmem = palloc(TX_BYTES, 4096);
+        p->txcap = TX_BYTES;
         p->slot_of = palloc(2UL * p->rx.size, 16);
         p->in = palloc(CON_IN_MAX, 64);
         n = p->rx.size < PORT_BUFS ? p->rx.size : PORT_BUFS;
@@ -165,7 +167,8 @@ void con_emerg_write(struct con *c, u8 ch)
         struct vdev *d = &c->v;
 
         if (d->legacy)
-                outl((u16)(d->io + VIRTIO_PCI_CONFIG_OFF(d->have_msix) + VIRTIO_CONSOLE_CFG_EMERG_WR),
+                outl((u16)(d->io + VIRTIO_PCI_CONFIG_OFF(d->have_msix) +
+                           VIRTIO_CONSOLE_CFG_EMERG_WR),
                      ch);
         else
                 *(volatile u32 *)(d->devcfg + VIRTIO_CONSOLE_CFG_EMERG_WR) = ch;
@@ -180,8 +183,10 @@ static bool drain(struct con *c, struct vq *q, u32 ms)
         for (;;) {
                 while (vq_get_used(q, &id, &len))
                         if (len)
-                                guest_fail(ST_VIRTIO, "console: queue %u: used length %u for a "
-                                           "device-readable chain", q->index, len);
+                                guest_fail(ST_VIRTIO,
+                                           "console: queue %u: used length %u for a "
+                                           "device-readable chain",
+                                           q->index, len);
                 if (q->num_free == q->size)
                         return true;
                 if (deadline_passed(end))
@@ -273,7 +278,8 @@ static void poll_ctrl(struct con *c)
         u32 id, len;
 
         while (vq_has_used(&c->crx)) {
-                struct vring_used_elem *e = &c->crx.used->ring[c->crx.last_used & (c->crx.size - 1)];
+                struct vring_used_elem *e =
+                    &c->crx.used->ring[c->crx.last_used & (c->crx.size - 1)];
                 u16 slot;
                 u8 *b;
 
@@ -311,8 +317,8 @@ static void poll_port(struct con_port *p)
                                    p->rx.index, id);
                 vq_get_used(&p->rx, &id, &len);
                 if (len > CON_PORT_BUF)
-                        guest_fail(ST_VIRTIO, "console: queue %u: used length %u > %u",
-                                   p->rx.index, len, CON_PORT_BUF);
+                        guest_fail(ST_VIRTIO, "console: queue %u: used length %u > %u", p->rx.index,
+                                   len, CON_PORT_BUF);
                 slot = p->slot_of[id];
                 memcpy(p->in + p->in_len, p->rxmem + (u64)slot * CON_PORT_BUF, len);
                 p->in_len += len;
@@ -363,15 +369,15 @@ bool con_wait(struct con *c, bool (*fn)(struct con *c, u64 arg), u64 arg, u32 ms
 bool con_write(struct con *c, u32 id, const void *buf, u32 len)
 {
         struct con_port *p = &c->port[id];
-        struct vbuf v[TX_BYTES / TX_PIECE];
-        u32 nv = 0;
+        u32 piece = len <= 4 * TX_PIECE ? TX_PIECE : TX_BIG_PIECE, nv = 0;
+        struct vbuf v[TX_BYTES / TX_BIG_PIECE];
 
         if (id >= c->nports || !p->have_queues || len > TX_BYTES || !len)
                 guest_fail(ST_USAGE, "console: write of %u bytes on port %u", len, id);
-        memcpy(p->txmem, buf, len);
-        for (u32 off = 0; off < len; off += TX_PIECE)
-                v[nv++] = (struct vbuf){(u64)p->txmem + off, len - off < TX_PIECE ? len - off
-                                                                                   : TX_PIECE,
+        if (buf != p->txmem)
+                memcpy(p->txmem, buf, len);
+        for (u32 off = 0; off < len; off += piece)
+                v[nv++] = (struct vbuf){(u64)p->txmem + off, len - off < piece ? len - off : piece,
                                         false};
         if (vq_add(&p->tx, v, nv, false) < 0)
                 guest_fail(ST_VIRTIO, "console: port %u: transmit queue full", id);

@@ -108,7 +108,10 @@ static void read_config(struct net *n)
         kprintf("net: mac %02x:%02x:%02x:%02x:%02x:%02x, status 0x%x, max pairs %u, header %u "
                 "bytes, %s%s%s%s%s%s\n",
                 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->link,
-                n->max_pairs, n->hdr_len, n->mrg ? "mergeable" : n->big ? "big" : "small",
+                n->max_pairs, n->hdr_len,
+                n->mrg   ? "mergeable"
+                : n->big ? "big"
+                         : "small",
                 " RX buffers", net_has(n, VIRTIO_NET_F_CSUM) ? ", csum" : "",
                 net_has(n, VIRTIO_NET_F_HOST_TSO4) ? ", host tso" : "",
                 net_has(n, VIRTIO_NET_F_GUEST_TSO4) ? ", guest tso" : "",
@@ -125,8 +128,8 @@ static void setup_queue(struct net *n, struct vq *q, u16 index, bool irq)
         if (n->o.v.qsize && !d->legacy && n->o.v.qsize < size)
                 size = n->o.v.qsize;
         vq_alloc(q, d, index, size);
-        q->vector = d->have_msix && index + 1u < d->msix.nused ? (u16)(index + 1)
-                                                                : VIRTIO_MSI_NO_VECTOR;
+        q->vector =
+            d->have_msix && index + 1u < d->msix.nused ? (u16)(index + 1) : VIRTIO_MSI_NO_VECTOR;
         q->idt_vector = (u8)(n->idt_base + index + 1);
         if (!virtio_queue(d, q))
                 guest_fail(ST_VIRTIO, "net: queue %u: set-up refused", index);
@@ -167,8 +170,8 @@ void net_open(struct net *n, const struct net_opts *o, u8 idt_base)
         }
         n->mrg = net_has(n, VIRTIO_NET_F_MRG_RXBUF);
         n->hdr_len = !d->legacy || n->mrg ? 12 : 10;
-        n->big = !n->mrg && (net_has(n, VIRTIO_NET_F_GUEST_TSO4) ||
-                             net_has(n, VIRTIO_NET_F_GUEST_TSO6));
+        n->big =
+            !n->mrg && (net_has(n, VIRTIO_NET_F_GUEST_TSO4) || net_has(n, VIRTIO_NET_F_GUEST_TSO6));
         if (!any_layout(n))
                 n->o.rxsplit = true; /* 5.1.6.6: the header in a descriptor of its own */
         read_config(n);
@@ -338,8 +341,10 @@ bool net_rx_pop(struct net *n, u16 p, struct net_frame *f)
                 if (waited)
                         r->partial++;
                 if (!len)
-                        guest_fail(ST_NET, "net: rx queue %u: merged frame: buffer %u of %u has "
-                                   "used length 0", r->q.index, k + 1, nb);
+                        guest_fail(ST_NET,
+                                   "net: rx queue %u: merged frame: buffer %u of %u has "
+                                   "used length 0",
+                                   r->q.index, k + 1, nb);
                 f->piece[k] = slot_mem(r, slot);
                 f->plen[k] = len;
                 f->slot[k] = slot;
@@ -565,8 +570,7 @@ u32 net_ctrl(struct net *n, u8 class, u8 cmd, const void *data, u32 len)
         }
         vq_get_used(q, &id, &used);
         if (id != (u32)head)
-                guest_fail(ST_VIRTIO, "net: control queue returned head %u, expected %d", id,
-                           head);
+                guest_fail(ST_VIRTIO, "net: control queue returned head %u, expected %d", id, head);
         if (used > 1)
                 guest_fail(ST_VIRTIO, "net: control queue: used length %u, 1 byte was writable",
                            used);

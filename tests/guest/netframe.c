@@ -333,8 +333,7 @@ void peer_send(struct peer_link *l, u16 p, u16 sport, u16 op, u32 seq, const u32
         net_tx_send(n, p, len, nd, false);
 }
 
-bool peer_wait(struct peer_link *l, u16 op, u32 seq, struct net_frame *f,
-               struct wire *w, u32 ms)
+bool peer_wait(struct peer_link *l, u16 op, u32 seq, struct net_frame *f, struct wire *w, u32 ms)
 {
         u64 end = deadline_ms(ms);
         static u32 others;

@@ -6,9 +6,9 @@
 #define SETUP_MS 10000
 #define SETTLE_MS 300
 #define HOST_MS 30000
-#define LINE_MAX 4096
-#define HOST_LINE 2000 /* bytes the host sends in one line (several RX buffers) */
-#define GUEST_LINE 3000
+#define LINE_MAX 16000
+#define HOST_LINE 12000  /* bytes the host sends in one line (RX buffers reposted as it comes) */
+#define GUEST_LINE 12000 /* in one chain of three 4 KiB descriptors and a bit */
 
 static struct con con;
 static char named[CON_NAME_MAX];
@@ -146,8 +146,8 @@ static void check_log(const struct boot_info *bi)
                                            "%u (struct virtio_console_resize is cols, rows)",
                                            rc, rr, con.cols, con.rows);
                         if (cmdline_u64(bi->cmdline, "expect.cols", &cols) &&
-                            cmdline_u64(bi->cmdline, "expect.rows", &rows) &&
-                            m->extra_len >= 4 && (rc != cols || rr != rows))
+                            cmdline_u64(bi->cmdline, "expect.rows", &rows) && m->extra_len >= 4 &&
+                            (rc != cols || rr != rows))
                                 check_soft(ST_CONSOLE, "RESIZE cols %u rows %u, expected %lu x %lu",
                                            rc, rr, cols, rows);
                 }
@@ -158,7 +158,7 @@ static void check_log(const struct boot_info *bi)
             cmdline_u64(bi->cmdline, "expect.rows", &rows)) {
                 if (!con.size)
                         check_soft(ST_CONSOLE, "expect.cols/rows but VIRTIO_CONSOLE_F_SIZE not "
-                                   "negotiated");
+                                               "negotiated");
                 else if (con.cols != cols || con.rows != rows)
                         check_soft(ST_CONSOLE, "config cols %u rows %u, expected %lu x %lu",
                                    con.cols, con.rows, cols, rows);
@@ -180,15 +180,15 @@ static void bring_up(const struct boot_info *bi)
         if (!con_ctrl_send(&con, 0, VIRTIO_CONSOLE_DEVICE_READY, 1, NULL, 0))
                 guest_fail(ST_CONSOLE, "console: DEVICE_READY not taken in 5 s");
         if (!con_wait(&con, ready_for_all, 0, SETUP_MS))
-                guest_fail(ST_CONSOLE,
-                           "console: within %u ms: port 0 %s, console %s, port '%s' %s", SETUP_MS,
-                           con.port[0].added ? "added" : "never added",
+                guest_fail(ST_CONSOLE, "console: within %u ms: port 0 %s, console %s, port '%s' %s",
+                           SETUP_MS, con.port[0].added ? "added" : "never added",
                            con.port[0].console ? "yes" : "never said",
                            named[0] ? named : "(none asked)",
                            named[0] && named_id == ~0u ? "never named" : "found");
         con_wait(&con, never, 0, SETTLE_MS);
         check_log(bi);
-        kprintf("console: control -> PORT_OPEN port 0%s\n", named_id != ~0u ? " and the named" : "");
+        kprintf("console: control -> PORT_OPEN port 0%s\n",
+                named_id != ~0u ? " and the named" : "");
         if (!con_ctrl_send(&con, 0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL, 0) ||
             (named_id != ~0u &&
              !con_ctrl_send(&con, named_id, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL, 0)))
@@ -255,7 +255,8 @@ static void hostile_ctrl(void)
                 con.nlog - before);
 }
 
-/* --- a terminal resize while running (tests/integration/ptyrun.py) ------------------------------ */
+/* --- a terminal resize while running (tests/integration/ptyrun.py) ------------------------------
+ */
 
 static u32 resize_from;
 
@@ -263,8 +264,8 @@ static bool resized(struct con *c, u64 want)
 {
         for (u32 i = resize_from; i < c->nlog; i++)
                 if (c->log[i].event == VIRTIO_CONSOLE_RESIZE && c->log[i].extra_len >= 4 &&
-                    (c->log[i].extra[0] | c->log[i].extra[1] << 8 |
-                     (u32)c->log[i].extra[2] << 16 | (u32)c->log[i].extra[3] << 24) == want)
+                    (c->log[i].extra[0] | c->log[i].extra[1] << 8 | (u32)c->log[i].extra[2] << 16 |
+                     (u32)c->log[i].extra[3] << 24) == want)
                         return true;
         return false;
 }
@@ -325,11 +326,51 @@ static bool host_closed(struct con *c, u64 id)
         return !c->port[id].host_open;
 }
 
+/* The host's answer R:<len>:<crc> to one of our lines: as expected? */
+static void expect_r(u32 id, u32 want_len, u32 want_crc)
+{
+        u32 len, n, got_len = 0, got_crc;
+
+        if (!con_read_line(&con, id, line, LINE_MAX, HOST_MS, &len))
+                guest_fail(ST_CONSOLE, "console: port '%s': no answer to our %u bytes", named,
+                           want_len);
+        for (n = 2; n < len && line[n] != ':'; n++)
+                got_len = got_len * 10 + (u32)(line[n] - '0');
+        if (line[0] != 'R' || n + 9 != len || !parse_hex(line + n + 1, 8, &got_crc) ||
+            got_len != want_len || got_crc != want_crc)
+                guest_fail(ST_CONSOLE,
+                           "console: port '%s': the host answered '%.60s', expected "
+                           "R:%u:%08x",
+                           named, line, want_len, want_crc);
+}
+
+/* console.bigwrite=N: one line of N bytes as one chain of 16 KiB descriptors. */
+static void big_write(u32 id)
+{
+        struct con_port *p = &con.port[id];
+        u64 n = 0;
+        u32 crc;
+
+        if (!cmdline_u64(boot_info.cmdline, "console.bigwrite", &n) || !n)
+                return;
+        if (n + 3 > p->txcap)
+                guest_fail(ST_USAGE, "console.bigwrite=%lu: at most %u", n, p->txcap - 3);
+        p->txmem[0] = 'B', p->txmem[1] = ':';
+        pattern_line((char *)p->txmem + 2, (u32)n, 3);
+        p->txmem[n + 2] = '\n';
+        crc = crc32_buf(0, p->txmem + 2, (u32)n);
+        if (!con_write(&con, id, p->txmem, (u32)n + 3))
+                guest_fail(ST_CONSOLE, "console: port '%s': a %lu-byte write not returned", named,
+                           n + 3);
+        expect_r(id, (u32)n, crc);
+        kprintf("console: port '%s': the host got our %lu bytes written as one chain\n", named, n);
+}
+
 /* With conpeer.py: H:<2000 chars> -> G:<len>:<crc>; D:<3000 chars> -> R:<len>:<crc>; Q -> BYE. */
 static void named_port(void)
 {
         static char out[GUEST_LINE + 32];
-        u32 id = named_id, len, crc, n, got_len, got_crc;
+        u32 id = named_id, len, crc, n;
 
         if (id == ~0u)
                 return;
@@ -339,8 +380,10 @@ static void named_port(void)
         if (!con_read_line(&con, id, line, LINE_MAX, HOST_MS, &len))
                 guest_fail(ST_CONSOLE, "console: port '%s': no line from the host", named);
         if (len != 2 + HOST_LINE || line[0] != 'H' || line[1] != ':')
-                guest_fail(ST_CONSOLE, "console: port '%s': the host's line has %u bytes, "
-                           "expected H: and %u", named, len, HOST_LINE);
+                guest_fail(ST_CONSOLE,
+                           "console: port '%s': the host's line has %u bytes, "
+                           "expected H: and %u",
+                           named, len, HOST_LINE);
         for (u32 i = 0; i < HOST_LINE; i++)
                 if (line[2 + i] != alnum[(i * 7 + 1) % 36])
                         guest_fail(ST_CONSOLE, "console: port '%s': host byte %u differs", named,
@@ -363,18 +406,10 @@ static void named_port(void)
         if (!con_write(&con, id, out, GUEST_LINE + 3))
                 guest_fail(ST_CONSOLE, "console: port '%s': write not returned", named);
         crc = crc32_buf(0, out + 2, GUEST_LINE);
-        if (!con_read_line(&con, id, line, LINE_MAX, HOST_MS, &len))
-                guest_fail(ST_CONSOLE, "console: port '%s': no answer to our %u bytes", named,
-                           GUEST_LINE);
-        got_len = 0;
-        for (n = 2; n < len && line[n] != ':'; n++)
-                got_len = got_len * 10 + (u32)(line[n] - '0');
-        if (line[0] != 'R' || n + 9 != len || !parse_hex(line + n + 1, 8, &got_crc) ||
-            got_len != GUEST_LINE || got_crc != crc)
-                guest_fail(ST_CONSOLE, "console: port '%s': the host answered '%s', expected "
-                           "R:%u:%08x", named, line, GUEST_LINE, crc);
+        expect_r(id, GUEST_LINE, crc);
         kprintf("console: port '%s': the host got our %u bytes (crc %08x)\n", named, GUEST_LINE,
                 crc);
+        big_write(id);
         write_str(id, "Q\n");
         if (!con_read_line(&con, id, line, LINE_MAX, HOST_MS, &len) || strncmp(line, "BYE", 4))
                 guest_fail(ST_CONSOLE, "console: port '%s': no BYE", named);
@@ -411,8 +446,10 @@ static void __attribute__((noreturn)) run(const struct boot_info *bi, bool hosti
                         kprintf("console: port %u: %u bytes received in %u buffers\n", id,
                                 con.port[id].rx_bytes, con.port[id].rx_bufs);
         if (failed_checks)
-                guest_fail(first_status, "console: %u checks failed (the 'console: FAILED CHECK' "
-                           "lines)", failed_checks);
+                guest_fail(first_status,
+                           "console: %u checks failed (the 'console: FAILED CHECK' "
+                           "lines)",
+                           failed_checks);
         guest_pass();
 }
 

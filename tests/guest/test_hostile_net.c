@@ -469,9 +469,12 @@ static const struct {
         void (*run)(void);
         bool needs_rx; /* runs with buffers posted and the peer greeted */
 } cases[] = {
-    {"tx-short-hdr", tx_short_hdr, true}, {"tx-oversized", tx_oversized, true},
-    {"tx-bad-gso", tx_bad_gso, true},     {"rx-small", rx_small, false},
-    {"rx-none", rx_none, false},          {"notify", notify_absent, true},
+    {"tx-short-hdr", tx_short_hdr, true},
+    {"tx-oversized", tx_oversized, true},
+    {"tx-bad-gso", tx_bad_gso, true},
+    {"rx-small", rx_small, false},
+    {"rx-none", rx_none, false},
+    {"notify", notify_absent, true},
     {"ctrl", ctrl_bad, true},
 };
 

@@ -110,9 +110,8 @@ static void control_queue(void)
                            VIRTIO_NET_OK, "RX PROMISC off");
                 expect_ack(net_ctrl(&net, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1),
                            VIRTIO_NET_OK, "RX ALLMULTI on");
-                expect_ack(
-                    net_ctrl(&net, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &off, 1),
-                    VIRTIO_NET_OK, "RX ALLMULTI off");
+                expect_ack(net_ctrl(&net, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &off, 1),
+                           VIRTIO_NET_OK, "RX ALLMULTI off");
         }
         expect_ack(net_ctrl(&net, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tables,
                             sizeof(tables)),
@@ -124,12 +123,12 @@ static void control_queue(void)
         ack = net_ctrl(&net, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, two, 2);
         kprintf("net: control: RX PROMISC with 2 data bytes -> %s (noted)\n", net_ack_name(ack));
         if (net_has(&net, VIRTIO_NET_F_MQ)) {
-                expect_ack(net_ctrl(&net, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-                                    &zero, 2),
-                           VIRTIO_NET_ERR, "VQ_PAIRS_SET 0");
-                expect_ack(net_ctrl(&net, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-                                    &over, 2),
-                           VIRTIO_NET_ERR, "VQ_PAIRS_SET max_virtqueue_pairs + 1");
+                expect_ack(
+                    net_ctrl(&net, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &zero, 2),
+                    VIRTIO_NET_ERR, "VQ_PAIRS_SET 0");
+                expect_ack(
+                    net_ctrl(&net, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &over, 2),
+                    VIRTIO_NET_ERR, "VQ_PAIRS_SET max_virtqueue_pairs + 1");
         }
 }
 
@@ -141,8 +140,10 @@ static void check_wire(const struct net_frame *f, const struct wire *w, const ch
                 guest_fail(ST_NET, "net: %s seq %u: gso_type %u on a %u-byte UDP frame", what,
                            w->seq, f->hdr.gso_type, f->len);
         if (frame_crc(f, WIRE_PAYLOAD, w->len) != w->crc)
-                guest_fail(ST_NET, "net: %s seq %u: %u payload bytes fail their CRC (in %u "
-                           "buffers)", what, w->seq, w->len, f->nbufs);
+                guest_fail(ST_NET,
+                           "net: %s seq %u: %u payload bytes fail their CRC (in %u "
+                           "buffers)",
+                           what, w->seq, w->len, f->nbufs);
         if (!frame_payload_ok(f, WIRE_PAYLOAD, w->len, w->seq, 0))
                 guest_fail(ST_NET, "net: %s seq %u: payload differs", what, w->seq);
 }
@@ -194,8 +195,8 @@ static void echo_run(u16 p, u16 sport, u32 count, u32 *rx_on)
                         guest_fail(ST_NET, "net: pair %u: the peer got echo seq %u corrupted", p,
                                    w.seq);
                 if (w.len != echo_size(w.seq - first))
-                        guest_fail(ST_NET, "net: echo seq %u: %u bytes back, sent %u", w.seq,
-                                   w.len, echo_size(w.seq - first));
+                        guest_fail(ST_NET, "net: echo seq %u: %u bytes back, sent %u", w.seq, w.len,
+                                   echo_size(w.seq - first));
                 check_wire(&f, &w, "echo");
                 if (rx_on)
                         rx_on[f.pair]++;
@@ -215,8 +216,8 @@ static void receive_burst(u16 sport, u32 count, u32 size, u32 step, bool spread,
         peer_send(&link, 0, sport, OP_SEND, seq++, arg, 0, 2);
         for (u32 i = 0; i < count; i++) {
                 if (!peer_wait(&link, OP_DATA, ~0u, &f, &w, WAIT_MS))
-                        guest_fail(ST_NET, "net: %u of %u DATA frames (%u + i * %u bytes) came",
-                                   i, count, size, step);
+                        guest_fail(ST_NET, "net: %u of %u DATA frames (%u + i * %u bytes) came", i,
+                                   count, size, step);
                 if (!spread && w.seq != i)
                         guest_fail(ST_NET, "net: DATA frame %u came as number %u", w.seq, i);
                 if (w.len != size + w.seq * step)
@@ -364,8 +365,10 @@ static void complete_csum(struct net_frame *f)
         u8 c[2];
 
         if (at + 2 > f->len || at + 2 > f->plen[0])
-                guest_fail(ST_NET, "net: NEEDS_CSUM with csum_start %u offset %u in a %u-byte "
-                           "frame", start, f->hdr.csum_offset, f->len);
+                guest_fail(ST_NET,
+                           "net: NEEDS_CSUM with csum_start %u offset %u in a %u-byte "
+                           "frame",
+                           start, f->hdr.csum_offset, f->len);
         put16(c, (u16)~csum_fold(frame_sum(f, start, f->len - start)));
         memcpy(f->piece[0] + at, c, 2);
 }
@@ -423,9 +426,10 @@ static void rx_tcp(bool gso, u32 total)
                 if (f.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
                         if (f.hdr.gso_type != VIRTIO_NET_HDR_GSO_TCPV4 || !gtso ||
                             f.hdr.gso_size != GSO_MSS)
-                                guest_fail(ST_NET, "net: RX gso_type %u gso_size %u (GUEST_TSO4 "
-                                           "%snegotiated)", f.hdr.gso_type, f.hdr.gso_size,
-                                           gtso ? "" : "not ");
+                                guest_fail(ST_NET,
+                                           "net: RX gso_type %u gso_size %u (GUEST_TSO4 "
+                                           "%snegotiated)",
+                                           f.hdr.gso_type, f.hdr.gso_size, gtso ? "" : "not ");
                 } else if (gso && paylen > GSO_MSS) {
                         guest_fail(ST_NET, "net: RX a %u-byte TCP segment without gso_type",
                                    paylen);
@@ -436,8 +440,10 @@ static void rx_tcp(bool gso, u32 total)
                         if (f.hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
                                 complete_csum(&f);
                         if (!tcp_csum_ok(&f, paylen))
-                                guest_fail(ST_NET, "net: RX TCP seq %u: checksum wrong (flags "
-                                           "0x%x)", tseq, f.hdr.flags);
+                                guest_fail(ST_NET,
+                                           "net: RX TCP seq %u: checksum wrong (flags "
+                                           "0x%x)",
+                                           tseq, f.hdr.flags);
                 }
                 got += paylen;
                 net_rx_release(&net, &f);
@@ -453,7 +459,8 @@ static void rx_tcp(bool gso, u32 total)
                            (total + GSO_MSS - 1) / GSO_MSS);
 }
 
-/* --- multiqueue -------------------------------------------------------------------------------- */
+/* --- multiqueue --------------------------------------------------------------------------------
+ */
 
 static void show(const char *what, const u32 *on)
 {
@@ -561,8 +568,10 @@ void test_net(const struct boot_info *bi)
         if (!o.v.poll && net.v.have_msix && !irq_count[net.rx[0].q.idt_vector])
                 check_soft(ST_MSIX, "no MSI-X message on rx queue 0's vector");
         if (net.rx_inactive)
-                check_soft(ST_NET, "%u frames came on receive queues past the active pairs "
-                           "(5.1.6.5.5)", net.rx_inactive);
+                check_soft(ST_NET,
+                           "%u frames came on receive queues past the active pairs "
+                           "(5.1.6.5.5)",
+                           net.rx_inactive);
         if (net.nb_bad)
                 check_soft(ST_NET,
                            "%u frames with num_buffers %u (last) without MRG_RXBUF; 5.1.6.4.2 "

@@ -337,18 +337,18 @@ u64 ring3_run(u64 (*fn)(u64), u64 arg);
 /* net: mq=N net.csum= net.mrg= net.tso= net.ctrl= net.rxbuf=B net.rxsplit= net.prefill= nic=K */
 struct net_opts {
         struct virtio_opts v;
-        u16 pairs;              /* queue pairs to use (mq=, default 1) */
+        u16 pairs; /* queue pairs to use (mq=, default 1) */
         bool csum, mrg, tso, ctrl;
-        bool rxsplit;           /* RX chains: header and data in separate descriptors */
-        bool prefill;           /* post RX buffers at set-up (default 1) */
-        u32 rxbuf;              /* bytes per RX buffer with MRG_RXBUF or without GSO */
-        u32 nic;                /* which virtio-net function */
+        bool rxsplit; /* RX chains: header and data in separate descriptors */
+        bool prefill; /* post RX buffers at set-up (default 1) */
+        u32 rxbuf;    /* bytes per RX buffer with MRG_RXBUF or without GSO */
+        u32 nic;      /* which virtio-net function */
 };
 void net_opts_parse(const char *cmdline, struct net_opts *o);
 
 struct net_rxq {
         struct vq q;
-        u8 *mem;      /* nslots x buflen */
+        u8 *mem; /* nslots x buflen */
         u32 buflen;
         u16 nslots;
         u16 *slot_of; /* per head: its slot */
@@ -369,8 +369,8 @@ struct net {
         u16 link, max_pairs, mtu;
         u32 hdr_len; /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
         bool mrg, big;
-        u16 npairs;  /* queue pairs set up */
-        u16 active;  /* pairs the device may use (VQ_PAIRS_SET) */
+        u16 npairs; /* queue pairs set up */
+        u16 active; /* pairs the device may use (VQ_PAIRS_SET) */
         u16 ctrl_index;
         struct net_rxq rx[NET_MAX_PAIRS];
         struct net_txq tx[NET_MAX_PAIRS];
@@ -443,28 +443,37 @@ const char *net_ack_name(u32 ack);
 #define WIRE_PAYLOAD (WIRE_OFF + sizeof(struct wire))
 #define TCP_PAYLOAD (ETH_HLEN + IP_HLEN + TCP_HLEN)
 
-/* The message in every UDP frame between the guest and the peer; the payload follows. */
+/*
+ * The message in every UDP frame between the guest and the peer; the payload follows.
+ * HELLO -> HELLO_ACK. ECHO -> ECHO_REPLY with the same seq, args and payload, flags bit 0 if
+ * the peer found its CRC and pattern right. SEND: arg0 DATA frames of arg1 + i * arg2 payload
+ * bytes (arg3 bit 0: each to its own port, a flow each). TCP: a TCP frame of arg0 payload
+ * bytes (seed arg2), a GSO one of gso_size arg1 if non-zero, its checksum partial if arg3 bit
+ * 0. TCP_RESULT: the peer's verdict on a TCP frame of ours: arg0 payload bytes, arg1 segments,
+ * arg2 TCPRES_* flags, arg3 gso_size. REPORT -> REPORT_REPLY: arg0 good frames, arg1 bad CRC,
+ * arg2 POISON frames (ones the device should have dropped), arg3 others. QUIT -> BYE, the peer
+ * exits. BENCH_END -> BENCH_COUNT: arg0 bench frames (ethertype 0x88b5) seen so far,
+ * arg1 KiB, arg2 microseconds. FLOOD: bench frames of arg0 bytes for arg1 ms (or arg2 frames),
+ * then FLOOD_END: arg0 frames sent, arg1 microseconds.
+ */
 enum wire_op {
-        OP_HELLO = 1,      /* -> HELLO_ACK */
+        OP_HELLO = 1,
         OP_HELLO_ACK = 2,
-        OP_ECHO = 3,       /* -> ECHO_REPLY, same seq and payload; flags bit 0: the peer's CRC ok */
+        OP_ECHO = 3,
         OP_ECHO_REPLY = 4,
-        OP_SEND = 5,       /* arg0 frames of arg1 + i * arg2 payload bytes; arg3: 1 = a flow each */
+        OP_SEND = 5,
         OP_DATA = 6,
-        OP_TCP = 7,        /* arg0 payload bytes, arg1 gso_size (0: none), arg2 seed, arg3 bit 0:
-                              NEEDS_CSUM (partial checksum) */
-        OP_TCP_RESULT = 8, /* the peer's verdict on a TCP frame of ours, see tappeer.py */
-        OP_REPORT = 9,     /* -> REPORT_REPLY: arg0 good frames, arg1 bad CRC, arg2 poison, arg3 other */
+        OP_TCP = 7,
+        OP_TCP_RESULT = 8,
+        OP_REPORT = 9,
         OP_REPORT_REPLY = 10,
-        OP_POISON = 11,    /* in frames the device must drop: the peer counts them */
-        OP_QUIT = 12,      /* -> BYE, and the peer exits */
+        OP_POISON = 11,
+        OP_QUIT = 12,
         OP_BYE = 13,
-        OP_BENCH = 20,      /* counted only */
-        OP_BENCH_END = 21,  /* -> BENCH_COUNT: arg0 frames, arg1 bytes / 1024, arg2 microseconds */
+        OP_BENCH_END = 21,
         OP_BENCH_COUNT = 22,
-        OP_FLOOD = 23,      /* arg0 payload bytes, arg1 milliseconds, arg2 frames (0: no limit) */
-        OP_FLOOD_DATA = 24,
-        OP_FLOOD_END = 25,  /* arg0 frames sent, arg1 microseconds */
+        OP_FLOOD = 23,
+        OP_FLOOD_END = 25,
 };
 
 struct wire {
@@ -474,11 +483,11 @@ struct wire {
         u32 arg[4];
 } __attribute__((packed));
 
-#define TCPRES_CSUM_OK 1     /* the segment checksums were right once completed */
+#define TCPRES_CSUM_OK 1 /* the segment checksums were right once completed */
 #define TCPRES_IPCSUM_OK 2
 #define TCPRES_DATA_OK 4
-#define TCPRES_PARTIAL 8     /* it came with NEEDS_CSUM */
-#define TCPRES_GSO 16        /* it came as one GSO frame */
+#define TCPRES_PARTIAL 8 /* it came with NEEDS_CSUM */
+#define TCPRES_GSO 16    /* it came as one GSO frame */
 
 struct peer_link {
         struct net *n;
@@ -521,8 +530,7 @@ void peer_send(struct peer_link *l, u16 p, u16 sport, u16 op, u32 seq, const u32
                u32 payload_len, u32 nd);
 /* Waits up to ms for a wire message with op (and seq, unless ~0) on any pair set up; other
  * frames are dropped (counted). The frame stays held: release it. */
-bool peer_wait(struct peer_link *l, u16 op, u32 seq, struct net_frame *f,
-               struct wire *w, u32 ms);
+bool peer_wait(struct peer_link *l, u16 op, u32 seq, struct net_frame *f, struct wire *w, u32 ms);
 /* HELLO until acknowledged (the peer may start late): learns the peer's MAC. */
 void peer_hello(struct peer_link *l);
 /* REPORT: the peer's counters into arg[4]. */
@@ -531,7 +539,7 @@ void peer_quit(struct peer_link *l);
 
 /* --- console.c: virtio-console client (virtio 1.1, 5.3) ------------------------------------ */
 
-#define CON_MAX_PORTS 16  /* ports set up (of max_nr_ports) */
+#define CON_MAX_PORTS 16 /* ports set up (of max_nr_ports) */
 #define CON_NAME_MAX 64
 #define CON_IN_MAX 16384  /* received bytes held per port */
 #define CON_LOG_MAX 128   /* control messages remembered */
@@ -550,7 +558,8 @@ struct con_port {
         bool added, ready_sent, console, host_open, named;
         char name[CON_NAME_MAX];
         struct vq rx, tx;
-        u8 *rxmem, *txmem;
+        u8 *rxmem, *txmem; /* txmem: txcap bytes; con_write copies there unless given it */
+        u32 txcap;
         u16 *slot_of;
         u8 *in; /* CON_IN_MAX */
         u32 in_len, rx_bytes, rx_bufs;
@@ -567,9 +576,9 @@ struct con {
         struct vdev v;
         struct con_opts o;
         bool multiport, size, emerg;
-        u16 cols, rows;  /* config, with F_SIZE */
-        u32 max_ports;   /* config, with F_MULTIPORT; else 1 */
-        u32 nports;      /* ports with queues set up */
+        u16 cols, rows; /* config, with F_SIZE */
+        u32 max_ports;  /* config, with F_MULTIPORT; else 1 */
+        u32 nports;     /* ports with queues set up */
         struct vq crx, ctx;
         u8 *crx_mem, *ctx_mem;
         u16 *crx_slot;
@@ -592,7 +601,7 @@ bool con_ctrl_raw(struct con *c, const struct vbuf *b, u32 nb);
 void con_poll(struct con *c);
 /* Polls (halting between) until fn(c, arg) or ms passed; returns fn's last value. */
 bool con_wait(struct con *c, bool (*fn)(struct con *c, u64 arg), u64 arg, u32 ms);
-/* Writes len bytes on port id (descriptors of up to 4 KiB, one chain); waits for them. */
+/* Writes len bytes on port id in one chain (4 KiB descriptors, 16 KiB past 16 KiB); waits. */
 bool con_write(struct con *c, u32 id, const void *buf, u32 len);
 /* A line (up to '\n', which is dropped) from port id into buf; false on timeout. */
 bool con_read_line(struct con *c, u32 id, char *buf, u32 max, u32 ms, u32 *len);

@@ -6,9 +6,10 @@ usage: conpeer.py port SOCKET [SECS]          a named port (wisp --port NAME=uni
        conpeer.py console SOCKET LINE [SECS]  QEMU only: port 0 on a socket chardev; types LINE
                                               once the guest asks, prints what port 0 wrote
 
-Connects (retrying until the socket accepts), then for "port": sends "H:" + 2000 characters
-+ "\\n" (character i = alnum[(i * 7 + 1) % 36]); expects "G:2000:<crc32 hex of them>"; answers
-"D:<data>" with "R:<len>:<crc32 hex>"; answers "Q" with "BYE" and closes. Prints conpeer: lines
+Connects (retrying until the socket accepts), then for "port": sends "H:" + 12000 characters
++ "\\n" (character i = alnum[(i * 7 + 1) % 36]); expects "G:12000:<crc32 hex of them>"; answers
+each "D:<data>" or "B:<data>" line (seed 2 or 3) with "R:<len>:<crc32 hex>"; answers "Q" with
+"BYE" and closes. Prints conpeer: lines
 and ends with "conpeer: PASS" or "conpeer: FAIL <why>" (exit 0 / 1). Gives up after SECS (60).
 """
 import socket
@@ -57,24 +58,27 @@ def port(path, secs):
     s = connect(path, end)
     print("conpeer: connected to " + path, flush=True)
     lines = Lines(s, end)
-    data = bytes(ALNUM[(i * 7 + 1) % 36] for i in range(2000))
+    data = bytes(ALNUM[(i * 7 + 1) % 36] for i in range(12000))
     s.sendall(b"H:" + data + b"\n")
-    want = b"G:2000:%08x" % zlib.crc32(data)
+    want = b"G:12000:%08x" % zlib.crc32(data)
     got = lines.get()
     if got != want:
-        fail("the guest answered %r to our 2000 bytes, expected %r" % (got[:80], want))
-    print("conpeer: the guest got our 2000 bytes", flush=True)
-    got = lines.get()
-    if not got.startswith(b"D:"):
-        fail("expected D:<data>, got %r" % got[:80])
-    d = got[2:]
-    ok = d == bytes(ALNUM[(i * 7 + 2) % 36] for i in range(len(d)))
-    print("conpeer: %u bytes from the guest%s" % (len(d), "" if ok else " (pattern differs)"),
-          flush=True)
-    s.sendall(b"R:%u:%08x\n" % (len(d), zlib.crc32(d)))
-    got = lines.get()
-    if got != b"Q":
-        fail("expected Q, got %r" % got[:80])
+        fail("the guest answered %r to our 12000 bytes, expected %r" % (got[:80], want))
+    print("conpeer: the guest got our 12000 bytes", flush=True)
+    ok = True
+    while True:
+        got = lines.get()
+        if got == b"Q":
+            break
+        if got[:2] not in (b"D:", b"B:"):
+            fail("expected D:<data>, B:<data> or Q, got %r" % got[:80])
+        d, seed = got[2:], 2 if got[:1] == b"D" else 3
+        good = d == bytes(ALNUM[(i * 7 + seed) % 36] for i in range(len(d)))
+        ok = ok and good
+        print("conpeer: %s %u bytes from the guest%s" % (got[:1].decode(), len(d),
+                                                           "" if good else " (pattern differs)"),
+              flush=True)
+        s.sendall(b"R:%u:%08x\n" % (len(d), zlib.crc32(d)))
     s.sendall(b"BYE\n")
     time.sleep(0.2)
     s.close()

@@ -33,7 +33,7 @@ VNET = struct.Struct("<BBHHHH")  # flags gso_type hdr_len gso_size csum_start cs
 NEEDS_CSUM, GSO_TCPV4 = 1, 1
 (HELLO, HELLO_ACK, ECHO, ECHO_REPLY, SEND, DATA, TCP, TCP_RESULT, REPORT, REPORT_REPLY, POISON,
  QUIT, BYE) = range(1, 14)
-BENCH, BENCH_END, BENCH_COUNT, FLOOD, FLOOD_DATA, FLOOD_END = range(20, 26)
+BENCH_END, BENCH_COUNT, FLOOD, FLOOD_END = 21, 22, 23, 25
 PEER_MAC = bytes([0x02, 0x77, 0x69, 0x73, 0x70, 0x01])
 BASE = bytes(((i * 29 + (i >> 8)) & 0xFF) for i in range(1 << 17))
 NO_VNET = bytes(VNET.size)
@@ -206,9 +206,6 @@ class Peer:
         _, op, flags, seq, n, crc = w[:6]
         args = w[6:]
         payload = bytes(frame[42 + WIRE.size:42 + WIRE.size + n])
-        if op == BENCH:
-            self.bench_frame(frame)
-            return True
         good = len(payload) == n and zlib.crc32(payload) == crc and payload == pattern(seq, n)
         if op == POISON:
             self.c["poison"] += 1
@@ -245,11 +242,8 @@ class Peer:
             print("tappeer: bench frames=%u bytes=%u usecs=%u" % (self.c["bench"],
                                                                   self.bench_bytes, usecs),
                   flush=True)
-            for i in range(3):
-                self.send(self.wire(sport, BENCH_COUNT, seq + i,
-                                    (self.c["bench"], self.bench_bytes >> 10, usecs, 0)))
-            self.c["bench"] = 0
-            self.bench_bytes = 0
+            self.send(self.wire(sport, BENCH_COUNT, seq,
+                                (self.c["bench"], self.bench_bytes >> 10, usecs, 0)))
         elif op == FLOOD:
             self.flood(sport, args[0], args[1], args[2])
         elif op == QUIT:
