@@ -402,7 +402,7 @@ static void net_notify(struct virtio_device *d, unsigned int q)
                 ctrl_process(n);
         else if (q % 2)
                 tx_process(&n->pair[q / 2]);
-        else
+        else if (n->pair[q / 2].attached)
                 rx_process(&n->pair[q / 2]); /* buffers arrived: resume the tap */
 }
 

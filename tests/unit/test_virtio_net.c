@@ -109,6 +109,16 @@ static long last_ioctl(int fd, unsigned long req)
         return -1;
 }
 
+/* How many times req was asked of fd. */
+static unsigned int count_ioctls(int fd, unsigned long req)
+{
+        unsigned int c = 0;
+
+        for (unsigned int i = 0; i < nioctls; i++)
+                c += ioctls[i].fd == fd && ioctls[i].req == req;
+        return c;
+}
+
 /* --- set-up -------------------------------------------------------------------------------- */
 
 static void setup(void)
@@ -558,7 +568,8 @@ Test(vnet, tx_offloads_not_negotiated_are_dropped)
 Test(vnet, tx_short_header_empty_and_oversized_frames_are_dropped)
 {
         uint8_t buf[64];
-        struct chain shorty, empty, over, max;
+        struct vd_buf segs[MAX_SEGS + 1];
+        struct chain shorty, empty, over, many, max;
         uint32_t len;
 
         attach("tap=t0");
@@ -566,19 +577,31 @@ Test(vnet, tx_short_header_empty_and_oversized_frames_are_dropped)
         memset(buf, 0, sizeof(buf));
         shorty = post(1, buf, 10, 0, false); /* a legacy header: shorter than negotiated */
         empty = post(1, buf, 12, 0, false);  /* a header and no frame */
-        over = post(1, NULL, 12 + NET_MAX_FRAME + 1, 0, false);
+        over = post(1, NULL, 12 + NET_MAX_FRAME + 1, 0, false); /* past the queue's max_len */
         memset(gptr(over.gpa, 12), 0, 12);
+        /* One segment more than the queue takes: a header, then 64 pieces of 10 bytes. */
+        many.len = 12 + MAX_SEGS * 10;
+        many.gpa = galloc(many.len, 16);
+        memset(gptr(many.gpa, many.len), 0, many.len);
+        segs[0] = (struct vd_buf){many.gpa, 12, false};
+        for (unsigned int i = 1; i <= MAX_SEGS; i++)
+                segs[i] = (struct vd_buf){many.gpa + 12 + (i - 1) * 10, 10, false};
+        many.head = vd_add_chain(&drv[1], next_desc[1], segs, MAX_SEGS + 1);
+        next_desc[1] = (uint16_t)((next_desc[1] + MAX_SEGS + 1) % QSZ);
         len = frame(big, &plain_hdr, 12, NET_MAX_FRAME, 4);
         max = post(1, big, len, 0, false);
         kick(1);
-        wait_used(1, 4);
+        wait_used(1, 5);
         used(1, shorty.head, 0);
         used(1, empty.head, 0);
         used(1, over.head, 0);
+        used(1, many.head, 0);
         used(1, max.head, 0);
-        cr_assert_eq(n.stats.tx_dropped + n.dev.vq[1].stats.rejected, 3,
-                     "every drop is counted (dropped %lu, rejected %lu)", n.stats.tx_dropped,
-                     n.dev.vq[1].stats.rejected);
+        cr_assert_eq(n.dev.vq[1].stats.rejected, 2, "the queue refused the long and the many");
+        cr_assert_eq(n.stats.tx_dropped, 4,
+                     "every bad frame counts as dropped, refused by the queue or not "
+                     "(dropped %lu, rejected %lu)",
+                     n.stats.tx_dropped, n.dev.vq[1].stats.rejected);
         cr_assert_eq(n.stats.tx_frames, 1, "the largest frame goes through");
         cr_assert_eq(tap_recv(0, got, sizeof(got)), (ssize_t)len);
         cr_assert_eq(memcmp(got, big, len), 0);
@@ -756,26 +779,73 @@ Test(vnet, rx_mrg_out_of_buffers_mid_frame_waits_then_resumes)
         cr_assert_eq(n.stats.rx_dropped, 0);
 }
 
-Test(vnet, rx_mrg_frame_needing_more_than_64_buffers_is_dropped)
+/* 12 + 6500 bytes in 100-byte buffers: 66 of them, more than the 64 a frame once could take. */
+Test(vnet, rx_mrg_frame_needing_more_than_64_buffers_is_delivered_whole)
 {
         uint32_t len = frame(big, &plain_hdr, 12, 6500, 12);
+        unsigned int need = (len + 99) / 100;
         struct chain c[70];
 
+        cr_assert_eq(need, 66);
         attach("tap=t0");
         driver_up(WANT);
         for (unsigned int i = 0; i < 70; i++)
                 c[i] = post_rx(0, 100);
         kick(0);
         tap_send(0, big, len);
-        wait_used(0, 64);
-        for (unsigned int i = 0; i < 64; i++)
-                used(0, c[i].head, 0);
-        cr_assert_eq(n.stats.rx_dropped, 1);
+        wait_used(0, need);
+        cr_assert_eq(pending_used(0), need, "the frame's buffers and no more");
+        for (unsigned int i = 0; i < need; i++) {
+                uint32_t l = i + 1 < need ? 100 : len - 100 * i;
+
+                used(0, c[i].head, l);
+                if (i)
+                        cr_assert_eq(memcmp(gptr(c[i].gpa, l), big + 100 * i, l), 0, "buffer %u",
+                                     i);
+        }
+        cr_assert_eq(*(uint16_t *)gptr(c[0].gpa + NUMBUF_OFF, 2), need, "num_buffers");
+        cr_assert_eq(memcmp((uint8_t *)gptr(c[0].gpa, 100) + 12, big + 12, 88), 0);
+        cr_assert_eq(n.stats.rx_frames, 1);
+        cr_assert_eq(n.stats.rx_dropped, 0);
+        /* The next frame starts at the first buffer left. */
         len = frame(big, &plain_hdr, 12, 150, 13);
         tap_send(0, big, len);
         wait_used(0, 2);
-        used(0, c[64].head, 100);
-        used(0, c[65].head, len - 100);
+        used(0, c[need].head, 100);
+        used(0, c[need + 1].head, len - 100);
+        cr_assert_eq(*(uint16_t *)gptr(c[need].gpa + NUMBUF_OFF, 2), 2);
+        cr_assert_eq(n.stats.rx_frames, 2);
+}
+
+/* A frame that every buffer the queue can hold would not take is dropped, every buffer
+ * returned with length 0, rather than waiting forever for buffers that cannot come. */
+Test(vnet, rx_mrg_frame_needing_more_buffers_than_the_queue_holds_is_dropped)
+{
+        uint32_t len = frame(big, &plain_hdr, 12, QSZ * 16, 14); /* 12 bytes past QSZ * 16 */
+        struct chain c[QSZ], a;
+
+        attach("tap=t0");
+        driver_up(WANT);
+        for (unsigned int i = 0; i < QSZ; i++)
+                c[i] = post_rx(0, 16);
+        kick(0);
+        tap_send(0, big, len);
+        wait_used(0, QSZ);
+        cr_assert_eq(pending_used(0), QSZ);
+        for (unsigned int i = 0; i < QSZ; i++)
+                used(0, c[i].head, 0);
+        cr_assert_eq(n.stats.rx_dropped, 1);
+        cr_assert_eq(n.stats.rx_frames, 0);
+        cr_assert_eq(n.pair[0].pkt_len, 0, "the frame is gone, not waiting");
+        /* The queue goes on: the driver's buffers came back and a new one takes the next frame. */
+        a = post_rx(0, 2048);
+        kick(0);
+        len = frame(big, &plain_hdr, 12, 100, 15);
+        tap_send(0, big, len);
+        wait_used(0, 1);
+        used(0, a.head, len);
+        cr_assert_eq(memcmp((uint8_t *)gptr(a.gpa, len) + 12, big + 12, 100), 0);
+        cr_assert_eq(n.stats.rx_frames, 1);
 }
 
 Test(vnet, rx_without_mrg_a_too_small_buffer_drops_the_frame)
@@ -918,32 +988,60 @@ Test(vnet, reset_drops_the_pending_frame_and_stops_watching)
 
 /* --- several pairs ---------------------------------------------------------------------------- */
 
+static uint8_t ctrl_ack(uint8_t class, uint8_t cmd, const void *data, uint32_t dlen);
+
 Test(vnet, each_pair_has_its_own_tap)
 {
-        uint8_t buf[256];
+        uint8_t buf[256], early[256];
         uint32_t len = frame(buf, &plain_hdr, 12, 90, 0x50);
-        struct chain r0, r1, t;
+        uint32_t elen = frame(early, &plain_hdr, 12, 70, 0x51);
+        uint16_t pairs = 2;
+        struct chain r0, r1, r1b, t;
 
         attach("tap=t0,queues=2");
         driver_up(WANT);
         cr_assert_eq(nq, 5);
         r0 = post_rx(0, 2048);
         r1 = post_rx(2, 2048);
+        r1b = post_rx(2, 2048);
         kick(0);
         kick(2);
+        settle();
+        /* Before VQ_PAIRS_SET only pair 0 takes frames: pair 1's tap is detached and not read
+         * (a real tap would not even queue this frame there). */
+        cr_assert_eq(last_ioctl(n.pair[1].tap_fd, TUNSETQUEUE), IFF_DETACH_QUEUE);
+        tap_send(1, early, elen);
+        settle();
+        cr_assert_eq(pending_used(2), 0, "pair 1's RX got nothing before VQ_PAIRS_SET");
+        cr_assert_not(n.pair[1].tap_watched);
+        cr_assert_eq(n.pair[1].pkt_len, 0);
+        cr_assert_eq(recv(n.pair[1].tap_fd, got, sizeof(got), MSG_PEEK | MSG_DONTWAIT),
+                     (ssize_t)elen, "the frame is still in pair 1's tap, unread");
+
+        cr_assert_eq(ctrl_ack(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs, 2),
+                     VIRTIO_NET_OK);
+        cr_assert(n.pair[1].tap_watched, "attached: read");
+        wait_used(2, 1);
+        used(2, r1.head, elen);
+        cr_assert_eq(memcmp((uint8_t *)gptr(r1.gpa, elen) + 12, early + 12, elen - 12), 0,
+                     "the frame that waited in pair 1's tap");
         t = post(3, buf, len, 0, false);
         kick(3);
         wait_used(3, 1);
         used(3, t.head, 0);
         cr_assert_eq(tap_recv(1, got, sizeof(got)), (ssize_t)len, "pair 1's TX goes to tap 1");
+        cr_assert_eq(memcmp(got, buf, len), 0);
         tap_empty(0);
         tap_send(1, buf, len);
         wait_used(2, 1);
-        used(2, r1.head, len);
+        used(2, r1b.head, len);
+        cr_assert_eq(memcmp((uint8_t *)gptr(r1b.gpa, len) + 12, buf + 12, len - 12), 0);
         cr_assert_eq(pending_used(0), 0, "pair 0's RX got nothing");
         tap_send(0, buf, len);
         wait_used(0, 1);
         used(0, r0.head, len);
+        cr_assert_eq(pending_used(2), 0, "pair 1's RX got nothing more");
+        cr_assert_eq(n.stats.rx_frames, 3);
 }
 
 /* --- the control queue ------------------------------------------------------------------------ */
@@ -1088,16 +1186,77 @@ Test(vnet, every_pair_tap_is_told_and_mq_pairs_set_attaches_and_detaches)
 
         attach("tap=t0,queues=4");
         driver_up(WANT);
+        /* Activation: every tap gets the header size; pair 0 (attached as opened) is read,
+         * the others are detached and not read until VQ_PAIRS_SET (5.1.6.5.5). */
         for (unsigned int i = 0; i < 4; i++) {
-                cr_assert_eq(last_ioctl(n.pair[i].tap_fd, TUNSETVNETHDRSZ), 12, "pair %u", i);
-                cr_assert(n.pair[i].tap_watched, "pair %u", i);
+                int fd = n.pair[i].tap_fd;
+
+                cr_assert_eq(last_ioctl(fd, TUNSETVNETHDRSZ), 12, "pair %u", i);
+                cr_assert_eq(n.pair[i].tap_watched, i == 0, "pair %u", i);
+                cr_assert_eq(n.pair[i].attached, i == 0, "pair %u", i);
+                cr_assert_eq(count_ioctls(fd, TUNSETQUEUE), i == 0 ? 0 : 1, "pair %u", i);
+                if (i)
+                        cr_assert_eq(last_ioctl(fd, TUNSETQUEUE), IFF_DETACH_QUEUE, "pair %u", i);
         }
+        cr_assert_eq(n.active_pairs, 1);
+
         cr_assert_eq(ctrl(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs, 2, 1, &ack),
                      1);
         cr_assert_eq(ack, VIRTIO_NET_OK);
-        for (unsigned int i = 0; i < 4; i++)
-                cr_assert_eq(last_ioctl(n.pair[i].tap_fd, TUNSETQUEUE),
-                             i < 2 ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE, "pair %u", i);
+        cr_assert_eq(n.active_pairs, 2);
+        /* Only pair 1 changes: attached and read; 2 and 3 stay detached, told nothing new. */
+        for (unsigned int i = 0; i < 4; i++) {
+                int fd = n.pair[i].tap_fd;
+
+                cr_assert_eq(n.pair[i].tap_watched, i < 2, "pair %u", i);
+                cr_assert_eq(n.pair[i].attached, i < 2, "pair %u", i);
+                cr_assert_eq(count_ioctls(fd, TUNSETQUEUE),
+                             i == 1   ? 2
+                             : i == 0 ? 0
+                                      : 1,
+                             "pair %u", i);
+                if (i)
+                        cr_assert_eq(last_ioctl(fd, TUNSETQUEUE),
+                                     i < 2 ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE, "pair %u", i);
+        }
+
+        pairs = 1;
+        cr_assert_eq(ctrl_ack(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs, 2),
+                     VIRTIO_NET_OK);
+        cr_assert_eq(last_ioctl(n.pair[1].tap_fd, TUNSETQUEUE), IFF_DETACH_QUEUE,
+                     "back to one pair: pair 1 detached");
+        cr_assert_not(n.pair[1].tap_watched);
+        cr_assert(n.pair[0].tap_watched);
+        cr_assert_eq(count_ioctls(n.pair[0].tap_fd, TUNSETQUEUE), 0, "pair 0 is never detached");
+
+        pairs = 4;
+        cr_assert_eq(ctrl_ack(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs, 2),
+                     VIRTIO_NET_OK);
+        for (unsigned int i = 1; i < 4; i++) {
+                cr_assert_eq(last_ioctl(n.pair[i].tap_fd, TUNSETQUEUE), IFF_ATTACH_QUEUE, "pair %u",
+                             i);
+                cr_assert(n.pair[i].tap_watched, "pair %u", i);
+        }
+}
+
+/* Without VIRTIO_NET_F_MQ the driver cannot change the pairs: VQ_PAIRS_SET is refused, the
+ * taps are told nothing, and only pair 0 takes frames. */
+Test(vnet, mq_pairs_set_without_mq_is_refused)
+{
+        uint16_t pairs = 2;
+
+        attach("tap=t0,queues=2");
+        driver_up_n(WANT & ~F(VIRTIO_NET_F_MQ), 3);
+        cr_assert_not(n.dev.features & F(VIRTIO_NET_F_MQ));
+        cr_assert_eq(last_ioctl(n.pair[1].tap_fd, TUNSETQUEUE), IFF_DETACH_QUEUE);
+        cr_assert_eq(count_ioctls(n.pair[1].tap_fd, TUNSETQUEUE), 1);
+        cr_assert_eq(ctrl_ack(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs, 2),
+                     VIRTIO_NET_ERR);
+        cr_assert_eq(n.active_pairs, 1);
+        cr_assert_eq(count_ioctls(n.pair[1].tap_fd, TUNSETQUEUE), 1, "pair 1 stays detached");
+        cr_assert_eq(count_ioctls(n.pair[0].tap_fd, TUNSETQUEUE), 0);
+        cr_assert_not(n.pair[1].tap_watched);
+        cr_assert(n.pair[0].tap_watched);
 }
 
 /* --- EVENT_IDX: kicks as a Linux driver sends them -----------------------------------------------
