@@ -32,3 +32,14 @@ bool cmdline_u64(const char *cmdline, const char *key, u64 *out)
 
         return cmdline_value(cmdline, key, buf, sizeof(buf)) && parse_u64(buf, out);
 }
+
+bool cmdline_bool(const char *cmdline, const char *key, bool dflt)
+{
+        u64 v;
+
+        if (!cmdline_u64(cmdline, key, &v))
+                return dflt;
+        if (v > 1)
+                guest_fail(ST_USAGE, "%s=%lu: 0 or 1", key, v);
+        return v;
+}

@@ -11,24 +11,13 @@
 #define SEND_WAIT_MS 5000
 #define CTRL_HDR sizeof(struct virtio_console_control)
 
-static bool opt_bool(const char *cmdline, const char *key, bool dflt)
-{
-        u64 v;
-
-        if (!cmdline_u64(cmdline, key, &v))
-                return dflt;
-        if (v > 1)
-                guest_fail(ST_USAGE, "%s=%lu: 0 or 1", key, v);
-        return v;
-}
-
 void con_opts_parse(const char *cmdline, struct con_opts *o)
 {
         memset(o, 0, sizeof(*o));
         virtio_opts_parse(cmdline, &o->v);
-        o->multiport = opt_bool(cmdline, "console.multiport", true);
-        o->size = opt_bool(cmdline, "console.size", true);
-        o->emerg = opt_bool(cmdline, "console.emerg", true);
+        o->multiport = cmdline_bool(cmdline, "console.multiport", true);
+        o->size = cmdline_bool(cmdline, "console.size", true);
+        o->emerg = cmdline_bool(cmdline, "console.emerg", true);
 }
 
 const char *con_event_name(u16 event)

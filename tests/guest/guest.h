@@ -92,6 +92,8 @@ void bootinfo_parse(struct boot_info *bi, u32 kind, u64 ptr);
 /* cmdline.c: `key=value` tokens. */
 bool cmdline_value(const char *cmdline, const char *key, char *buf, size_t len);
 bool cmdline_u64(const char *cmdline, const char *key, u64 *out);
+/* key=0 or key=1; dflt when absent; any other value ends the test with ST_USAGE. */
+bool cmdline_bool(const char *cmdline, const char *key, bool dflt);
 
 /* idt.c: IDT, exception reports, interrupt handler table. */
 struct trap_frame {

@@ -10,17 +10,6 @@
 #define CTRL_ACK 4000
 #define ACK_UNSET 0xee
 
-static bool opt_bool(const char *cmdline, const char *key, bool dflt)
-{
-        u64 v;
-
-        if (!cmdline_u64(cmdline, key, &v))
-                return dflt;
-        if (v > 1)
-                guest_fail(ST_USAGE, "%s=%lu: 0 or 1", key, v);
-        return v;
-}
-
 void net_opts_parse(const char *cmdline, struct net_opts *o)
 {
         u64 v;
@@ -33,12 +22,12 @@ void net_opts_parse(const char *cmdline, struct net_opts *o)
                         guest_fail(ST_USAGE, "mq=%lu: 1..%u queue pairs", v, NET_MAX_PAIRS);
                 o->pairs = (u16)v;
         }
-        o->csum = opt_bool(cmdline, "net.csum", true);
-        o->mrg = opt_bool(cmdline, "net.mrg", true);
-        o->tso = opt_bool(cmdline, "net.tso", true);
-        o->ctrl = opt_bool(cmdline, "net.ctrl", true);
-        o->rxsplit = opt_bool(cmdline, "net.rxsplit", false);
-        o->prefill = opt_bool(cmdline, "net.prefill", true);
+        o->csum = cmdline_bool(cmdline, "net.csum", true);
+        o->mrg = cmdline_bool(cmdline, "net.mrg", true);
+        o->tso = cmdline_bool(cmdline, "net.tso", true);
+        o->ctrl = cmdline_bool(cmdline, "net.ctrl", true);
+        o->rxsplit = cmdline_bool(cmdline, "net.rxsplit", false);
+        o->prefill = cmdline_bool(cmdline, "net.prefill", true);
         o->rxbuf = 2048;
         if (cmdline_u64(cmdline, "net.rxbuf", &v)) {
                 if (v < 128 || v > NET_BIG_BUF)

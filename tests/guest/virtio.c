@@ -4,17 +4,6 @@
 
 #define RESET_WAIT_MS 1000
 
-static bool opt_bool(const char *cmdline, const char *key, bool dflt)
-{
-        u64 v;
-
-        if (!cmdline_u64(cmdline, key, &v))
-                return dflt;
-        if (v > 1)
-                guest_fail(ST_USAGE, "%s=%lu: 0 or 1", key, v);
-        return v;
-}
-
 void virtio_opts_parse(const char *cmdline, struct virtio_opts *o)
 {
         char v[16];
@@ -27,15 +16,15 @@ void virtio_opts_parse(const char *cmdline, struct virtio_opts *o)
                 else if (strncmp(v, "modern", sizeof(v)))
                         guest_fail(ST_USAGE, "virtio.transport=%s: modern or legacy", v);
         }
-        o->event_idx = opt_bool(cmdline, "virtio.event_idx", true);
-        o->indirect = opt_bool(cmdline, "virtio.indirect", true);
+        o->event_idx = cmdline_bool(cmdline, "virtio.event_idx", true);
+        o->indirect = cmdline_bool(cmdline, "virtio.indirect", true);
         if (cmdline_value(cmdline, "virtio.wait", v, sizeof(v))) {
                 if (!strncmp(v, "poll", sizeof(v)))
                         o->poll = true;
                 else if (strncmp(v, "irq", sizeof(v)))
                         guest_fail(ST_USAGE, "virtio.wait=%s: irq or poll", v);
         }
-        o->no_msix = !opt_bool(cmdline, "virtio.msix", true);
+        o->no_msix = !cmdline_bool(cmdline, "virtio.msix", true);
         if (o->no_msix)
                 o->poll = true; /* INTx is not routed: completions are polled, ISR checked */
         if (cmdline_u64(cmdline, "virtio.qsize", &n)) {
