@@ -72,6 +72,8 @@ unit: $(UNIT_BINS)
 
 include tests/guest/guest.mk
 include images/images.mk
+# Further tiers bring their own rules (fuzzing, sanitizer builds).
+-include $(wildcard tests/*/tier.mk)
 
 integration: $(BUILD)/wisp guest
 	tests/integration/run.sh

@@ -4,6 +4,8 @@
 #   integration  the test guest and bad host input under wisp (seconds)
 #   linux        the Linux test image to its init marker and a clean reboot (minutes
 #                on kvm_pvm); started first so it runs beside the fast tiers
+#   tests/tiers/*.sh  further tiers (fuzzing, sanitizers, faults, load), in name order;
+#                each prints its own "N passed, N failed" closing line
 set -u
 cd "$(dirname "$0")/.."
 out=build/test-logs
@@ -54,6 +56,13 @@ count "$out/unit.log"
 echo "== integration tests (test guest, host input)"
 tests/integration/run.sh 2>&1 | tee "$out/integration.log"
 count "$out/integration.log"
+
+for tier in tests/tiers/*.sh; do
+	name=$(basename "$tier" .sh)
+	echo "== tier $name"
+	"$tier" 2>&1 | tee "$out/$name.log"
+	count "$out/$name.log"
+done
 
 echo "== Linux tests (waiting for the background run)"
 wait $linux_pid
