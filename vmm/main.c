@@ -5,6 +5,7 @@
 #include "boot/layout.h"
 #include "vmm/log.h"
 #include "vmm/options.h"
+#include "vmm/sandbox.h"
 #include "vmm/term.h"
 #include "vmm/vm.h"
 
@@ -21,6 +22,10 @@ int main(int argc, char **argv)
         }
         if (opt.cmd == WISP_CMD_HELP) {
                 fputs(options_usage(), stdout);
+                return 0;
+        }
+        if (opt.cmd == WISP_CMD_PRINT_SECCOMP) {
+                sandbox_print(stdout, &(struct sandbox_config){.enabled = true});
                 return 0;
         }
         if (opt.cmd == WISP_CMD_VERSION) {

@@ -58,7 +58,8 @@ static void fatal(int sig)
         term_restore();
         (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
         (void)!write(STDERR_FILENO, num, 3);
-        signal(sig, SIG_DFL);
+        /* SA_RESETHAND already restored the default action (rt_sigaction is
+         * not in the seccomp lists after start-up). */
         raise(sig);
 }
 
