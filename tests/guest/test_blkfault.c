@@ -1,4 +1,5 @@
-/* wisp.test=blkfault: a scripted virtio-blk client that reports every status, for host faults. */
+/* wisp.test=blkfault: a scripted virtio-blk (and net) client that reports every status, for host
+ * faults. */
 #include "virtio.h"
 #include "x86.h"
 
@@ -175,11 +176,48 @@ static void print_lines(u64 n)
                         i + 1, n);
 }
 
+/* Sends k broadcast frames (ethertype 0x88b5, no peer needed) and waits until all are back. */
+static void net_send(struct net *net, u64 k)
+{
+        for (u64 i = 0; i < k; i++) {
+                u8 *slot;
+                u64 end = deadline_ms(10000);
+
+                while (!(slot = net_tx_slot(net, 0)))
+                        if (deadline_passed(end))
+                                guest_fail(ST_NET, "blkfault: net: TX queue stuck after %lu", i);
+                memset(slot, 0, net->hdr_len);
+                memset(slot + net->hdr_len, 0xff, 6);
+                memset(slot + net->hdr_len + 6, 0x52, 6);
+                slot[net->hdr_len + 12] = 0x88;
+                slot[net->hdr_len + 13] = 0xb5;
+                memset(slot + net->hdr_len + 14, (int)i, 1500);
+                net_tx_send(net, 0, 1514, 1, false);
+        }
+        if (!net_tx_drain(net, 0, 10000))
+                guest_fail(ST_NET, "blkfault: net: frames not back 10 s after sending");
+        kprintf("fault: net sent %lu frames, all back\n", k);
+}
+
+static struct blk disk;
+static bool disk_open;
+
+static struct blk *need_disk(const struct boot_info *bi, const struct virtio_opts *o)
+{
+        if (!disk_open) {
+                blk_open(&disk, 0, o);
+                disk_open = true;
+        }
+        (void)bi;
+        return &disk;
+}
+
 void test_blkfault(const struct boot_info *bi)
 {
-        static struct blk disk;
         static char ops[1024];
+        static struct net net;
         struct virtio_opts o;
+        struct net_opts no;
         u64 s, n;
 
         virtio_opts_parse(bi->cmdline, &o);
@@ -189,11 +227,7 @@ void test_blkfault(const struct boot_info *bi)
                 guest_fail(ST_USAGE, "blkfault: needs fault.ops=OP,OP,...");
         wbuf = palloc(BUF_BYTES, 4096);
         rbuf = palloc(BUF_BYTES, 4096);
-        /* p alone needs no disk: the SIGPIPE case runs without one. */
-        if (ops[0] != 'p') {
-                blk_setup_env(bi);
-                blk_open(&disk, 0, &o);
-        }
+        blk_setup_env(bi); /* the disk itself is opened by the first op that needs it */
         for (const char *p = ops; *p;) {
                 char op = *p++;
                 u32 st;
@@ -202,7 +236,7 @@ void test_blkfault(const struct boot_info *bi)
                 case 'w':
                 case 'r':
                         p = parse_range(p, &s, &n);
-                        check_range(&disk, s, n);
+                        check_range(need_disk(bi, &o), s, n);
                         st = rw(&disk, op == 'w', s, n);
                         kprintf("fault: %s %lu+%lu: %s%s\n", op == 'w' ? "write" : "read", s, n,
                                 blk_status_name(st),
@@ -210,16 +244,37 @@ void test_blkfault(const struct boot_info *bi)
                         break;
                 case 'e':
                         p = parse_range(p, &s, &n);
-                        check_range(&disk, s, n);
+                        check_range(need_disk(bi, &o), s, n);
                         until_error(&disk, s, n);
                         break;
                 case 'b':
                         p = parse_range(p, &s, &n);
-                        busy(&disk, s, n);
+                        busy(need_disk(bi, &o), s, n);
                         break;
                 case 'f':
-                        flush(&disk);
+                        flush(need_disk(bi, &o));
                         break;
+                case 'n':
+                        net_opts_parse(bi->cmdline, &no);
+                        net_open(&net, &no, VEC_MSIX_BASE + VEC_MSIX_PER_DEV);
+                        kprintf("fault: net up\n");
+                        break;
+                case 't':
+                        p = parse_range(p, &s, &n); /* t0+K: K frames */
+                        net_send(&net, n);
+                        break;
+                case 'i': /* waits (60 s at most) for a byte on COM1: the host's go-ahead */
+                {
+                        u64 end = deadline_ms(UNTIL_MS);
+
+                        kprintf("fault: waiting for input\n");
+                        while (!uart_rx_ready())
+                                if (deadline_passed(end))
+                                        guest_fail(ST_USAGE, "blkfault: no input within %u ms",
+                                                   UNTIL_MS);
+                        kprintf("fault: input 0x%x\n", uart_getc());
+                        break;
+                }
                 case 'm':
                         kprintf("fault: marker %u\n", ++markers);
                         break;
