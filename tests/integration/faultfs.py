@@ -15,7 +15,7 @@ file reaches this server (no page cache in between), where:
   SIGUSR1            from then on every read, write and fsync fails with EIO (a disk that
                      died while running)
 
-Prints "faultfs: ready" once mounted, and one line per failed request to --log. Exits when
+Prints "faultfs: ready" once mounted; --log gets one line per failed request and per fsync. Exits when
 unmounted (umount MOUNTPOINT) or on SIGTERM (after unmounting).
 
 The tests use it where device-mapper's error target would be the usual tool: this host's
@@ -136,6 +136,7 @@ def handle(op, node, body):
             note("fsync: EIO")
             return -errno.EIO, b""
         os.fdatasync(data)
+        note("fsync: OK")
         return 0, b""
     return -errno.ENOSYS, b""
 

@@ -261,6 +261,27 @@ test_fault_sigterm_with_io_in_flight() {
 	EOF
 }
 
+# SIGTERM flushes the disks: the guest writes and never flushes; the only fsync the disk
+# sees is wisp's at the stop, and the write is on the image.
+test_fault_sigterm_flushes_the_disk() {
+	[ -n "$FAULT_SKIP" ] && return 0
+	trap 'ffs_down; [ -n "${WPID:-}" ] && kill -9 $WPID 2>/dev/null' EXIT
+	ffs_up termflush || { fail "faultfs did not start"; return 1; }
+	: >"$OUTDIR/termflush.out"
+	$WISP run -k $G -d "$FFS_MNT/disk" -p "wisp.test=blkfault fault.ops=w0+8,m,h" \
+		</dev/null >"$OUTDIR/termflush.out" 2>"$OUTDIR/termflush.err" &
+	WPID=$!
+	last=termflush
+	wait_line "$OUTDIR/termflush.out" "fault: marker 1" || { fail "the guest never wrote"; return 1; }
+	grep -q "fsync" "$FFS_LOG" && { fail "an fsync before the stop: $(cat "$FFS_LOG")"; return 1; }
+	kill -TERM $WPID
+	wait $WPID
+	status=$? WPID=
+	expect_status 143 && expect_out "fault: write 0+8: OK" || return 1
+	[ "$(cat "$FFS_LOG")" = "faultfs: fsync: OK" ] || fail "not flushed at the stop: $(cat "$FFS_LOG")" || return 1
+	check_pattern "$FFS_IMG" $SEED 0 8 || fail "the write is not on the image"
+}
+
 # SIGKILL right after the guest's FLUSH completed: the data is in the image file (checked
 # from the host), with the page cache (default) and with cache=none (O_DIRECT).
 sigkill_case() { # NAME DISK-OPTS
