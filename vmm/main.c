@@ -1,4 +1,5 @@
 /* wisp's entry point: parse, set up, run, report. Only main decides to exit. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,9 @@ int main(int argc, char **argv)
         char err[512];
         int status;
 
+        /* Before anything is written: a closed stderr or stdout pipe costs the output, not
+         * wisp (the first warning comes before the VM's signal set-up). */
+        signal(SIGPIPE, SIG_IGN);
         if (options_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
                 wisp_error("%s", err);
                 return WISP_EXIT_ERROR;

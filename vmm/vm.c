@@ -261,12 +261,12 @@ static void on_signal(void *opaque, uint32_t events)
         }
 }
 
-/* Signals become events: blocked in every thread, read from a signalfd. */
+/* Signals become events: blocked in every thread, read from a signalfd (SIGPIPE is
+ * ignored from the start, in main). */
 static int setup_signals(struct vm *vm)
 {
         sigset_t set;
 
-        signal(SIGPIPE, SIG_IGN);
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
