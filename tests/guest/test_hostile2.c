@@ -295,44 +295,6 @@ void h_reset_inflight(struct blk *b)
         sanity(b, "a reset with requests in flight");
 }
 
-/* --- the same head twice in the avail ring ------------------------------------------- */
-
-void h_dup_head(struct blk *b)
-{
-        struct vq *q = &b->vq[0];
-        struct vbuf v = {(u64)hbuf2, 4096, true};
-        int head = blk_prepare(b, 0, VIRTIO_BLK_T_IN, 0, &v, 1, false);
-        u32 served = 0, refused = 0, id, len;
-        u64 end = deadline_ms(1000);
-
-        vq_publish(q, (u16)head);
-        vq_publish(q, (u16)head);
-        vq_kick(q, true);
-        while (!deadline_passed(end)) {
-                if (*(volatile u16 *)&q->used->idx == q->last_used)
-                        continue;
-                id = q->used->ring[q->last_used & (q->size - 1)].id;
-                len = q->used->ring[q->last_used & (q->size - 1)].len;
-                q->last_used++;
-                if (id != (u32)head)
-                        hfail("dup-head: used id %u, only %d was submitted", id, head);
-                if (len)
-                        served++;
-                else
-                        refused++;
-        }
-        kprintf("hostile: dup-head: head %d twice: %u served, %u returned with length 0, status "
-                "0x%x\n",
-                head, served, refused, b->v.ops->get_status(&b->v));
-        if (served > 1)
-                hfail("dup-head: one head in flight twice was served twice");
-        if (served + refused < 2 && !(b->v.ops->get_status(&b->v) & VIRTIO_CONFIG_S_NEEDS_RESET) &&
-            !b->v.legacy)
-                hfail("dup-head: the duplicate was neither returned nor reported (NEEDS_RESET)");
-        reset_reinit(b, "dup-head");
-        sanity(b, "a head submitted twice");
-}
-
 /* --- malformed chains: hand-made descriptors ----------------------------------------- */
 
 /* Takes n descriptors through the free list, then gives them the fields in d (NEXT added
