@@ -237,6 +237,19 @@ void h_bars(struct blk *b)
                 kprintf("hostile: bars: I/O BAR 0 over 0xcf8 (0x%lx): config access still works\n",
                         0xcf8 & ~(io - 1));
         }
+        /* 6. a 64-bit BAR past any physical address, and ending exactly at 2^64 (base + size
+         * wraps to 0): mapped or left unmapped, never a crash; config access still works */
+        if (f->bar[mbar].is64) {
+                u64 far[] = {1UL << 63, 0UL - size};
+
+                for (u32 i = 0; i < ARRAY_SIZE(far); i++) {
+                        bar_write(f, mbar, far[i]);
+                        if (pci_read(f, PCI_VENDOR_ID, 2) != f->vendor)
+                                hfail("bars: config access broken by BAR %d at 0x%lx", mbar,
+                                      far[i]);
+                        kprintf("hostile: bars: BAR %d at 0x%lx: no crash\n", mbar, far[i]);
+                }
+        }
         /* Back where the firmware put them. */
         for (int i = 0; i < PCI_STD_NUM_BARS; i++)
                 if (f->bar[i].size || orig[i])
