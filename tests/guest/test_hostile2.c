@@ -168,6 +168,7 @@ static void bar_write(struct pci_fn *f, int n, u64 addr)
 static void remap(struct blk *b)
 {
         struct vdev *d = &b->v;
+        u16 nused = d->msix.nused; /* msix_probe starts afresh */
 
         if (!pci_size_bars(d->pci))
                 hfail("bars: sizing failed after a move");
@@ -176,7 +177,7 @@ static void remap(struct blk *b)
         if (d->have_msix && !msix_probe(&d->msix, d->pci))
                 hfail("bars: MSI-X capability unusable after a move");
         if (d->have_msix)
-                msix_enable(&d->msix, b->idt_base, d->msix.nused);
+                msix_enable(&d->msix, b->idt_base, nused);
         reset_reinit(b, "bars");
 }
 

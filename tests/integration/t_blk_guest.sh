@@ -92,6 +92,9 @@ for _s in queue-regs queue-select msix notify chain chain-forms desc-addr sector
 	eval "test_hostile_${_s//-/_}_legacy() { hostile_case $_s transitional legacy; }"
 done
 unset _s
+# Every scenario back to back on one device: what one leaves behind must not break the next
+# (this found remap() re-enabling MSI-X with no vectors after hostile-bars).
+test_hostile_all_in_sequence() { hostile_case all modern modern; }
 test_hostile_pci_fuzz() { hostile_case pci-fuzz transitional modern; }
 test_hostile_pci_fuzz_legacy_driver() { hostile_case pci-fuzz legacy legacy; }
 
