@@ -74,7 +74,8 @@ test_test_guests_at_once() {
 		net.ipv6.conf.default.disable_ipv6=1 || { echo "    cannot make $ns"; return 1; }
 	for i in $(seq "$N"); do
 		tap=wl$$x$i
-		ip -n $ns tuntap add dev $tap mode tap && ip -n $ns link set $tap up || return 1
+		ip -n $ns tuntap add dev $tap mode tap && ip -n $ns link set $tap up ||
+			{ kill "${peer[@]}" 2>/dev/null; wait; ip netns del $ns; return 1; }
 		ip netns exec $ns python3 tests/integration/tappeer.py $tap 300 >"$OUTDIR/vm$i.peer" 2>&1 &
 		peer[i]=$!
 		truncate -s 32M "$OUTDIR/vm$i.img"
