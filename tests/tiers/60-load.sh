@@ -82,7 +82,7 @@ test_test_guests_at_once() {
 		imgs+=("$i:$OUTDIR/vm$i.img")
 	done
 	for i in $(seq "$N"); do
-		for _ in $(seq 200); do grep -q "tappeer: ready" "$OUTDIR/vm$i.peer" && break; sleep 0.05; done
+		for _ in $(seq 200); do grep -qs "tappeer: ready" "$OUTDIR/vm$i.peer" && break; sleep 0.05; done
 	done
 	# All at once: nothing waits for anything before the last one is started.
 	for i in $(seq "$N"); do
@@ -103,7 +103,7 @@ test_test_guests_at_once() {
 			[ -s "$OUTDIR/vm$i.sample" ] && continue
 			kill -0 "${tpid[i]}" 2>/dev/null || continue
 			left=$((left + 1))
-			grep -q "^load: traffic" "$OUTDIR/vm$i.out" || continue
+			grep -qs "^load: traffic" "$OUTDIR/vm$i.out" || continue
 			pid=$(cat "$OUTDIR/vm$i.pid")
 			[ -n "$pid" ] && sample "$pid" "$OUTDIR/vm$i.img" >"$OUTDIR/vm$i.sample"
 			# Taken after the traffic (the closing check, or wisp tearing down)? Not a sample.
@@ -185,7 +185,7 @@ start_hang() {
 	shift
 	"$@" -k $G -p wisp.test=hang </dev/null >"$OUTDIR/$name.out" 2>"$OUTDIR/$name.err" &
 	HANG=$!
-	for _ in $(seq 200); do grep -q "hang: ready" "$OUTDIR/$name.out" && return 0; sleep 0.05; done
+	for _ in $(seq 200); do grep -qs "hang: ready" "$OUTDIR/$name.out" && return 0; sleep 0.05; done
 	echo "    $name did not start: $(cat "$OUTDIR/$name.err")"
 	return 1
 }
