@@ -249,6 +249,269 @@ def loader_elf_no_pvh_asked_for_pvh():
     return loader_input(elf([(0x1000000, 0x80, 0x80)], pvh=None), entry=1)
 
 
+# --- the fuzz_driver.h operations (blk and net device modes) ---------------------------------
+def drv_chain(q, bufs):
+    """bufs: (heap offset, length, writable); the writable ones must come last."""
+    nw = sum(1 for b in bufs if b[2])
+    out = u8(4) + u8(q) + u8(len(bufs) - 1) + u8(nw)
+    for off, length, _ in bufs:
+        out += u16(off) + u16(length - 1)
+    return out
+
+
+def drv_kick(q):
+    return u8(2) + u8(q)
+
+
+def drv_poll():
+    return u8(7) + u8(0)
+
+
+def drv_reap(q):
+    return u8(6) + u8(q)
+
+
+def drv_write(q, off, data):
+    out = b''
+    for i in range(0, len(data), 64):  # at most 64 bytes a write
+        piece = data[i:i + 64]
+        out += u8(3) + u8(q) + u16(off + i) + u8(len(piece)) + piece
+    return out
+
+
+def drv_reset(up_again):
+    return u8(8) + u8(0) + u8(1 if up_again else 0) + (u64(~0) if up_again else b'')
+
+
+# --- blk: mode byte; plan mode or device mode (fuzz_blk.c) -----------------------------------
+def blk_plan(cap, ro, segs_out, segs_in, maxd=0x400, maxwz=0x400):
+    """segs: (len code byte, extra u16 or None, bytes)"""
+    out = u8(0) + u8(0) + u16(cap) + u8(ro) + u32(maxd) + u32(maxwz)
+    out += u8(len(segs_out)) + u8(len(segs_in))
+    for code, extra, data in segs_out + segs_in:
+        out += u8(code) + (u16(extra) if extra is not None else b'') + data
+    return out
+
+
+def blk_hdr(t, sector):
+    return struct.pack('<IIQ', t, 0, sector)
+
+
+@seed('blk')
+def blk_plan_read():
+    return blk_plan(128, 0, [(15, None, blk_hdr(0, 3))], [(0x81, 0, b''), (0, None, b'')])
+
+
+@seed('blk')
+def blk_plan_write_two_segments():
+    return blk_plan(128, 0, [(15, None, blk_hdr(1, 8)), (0x80, 256, b''), (0x80, 256, b'')],
+                    [(0, None, b'')])
+
+
+@seed('blk')
+def blk_plan_discard_and_get_id():
+    seg = struct.pack('<QII', 4, 8, 0)
+    return blk_plan(64, 0, [(31, None, blk_hdr(11, 0) + seg)], [(0, None, b'')])
+
+
+@seed('blk')
+def blk_plan_get_id():
+    return blk_plan(64, 1, [(15, None, blk_hdr(8, 0))], [(20, None, b'')])
+
+
+def blk_dev(cfg, ops):
+    return u8(1) + u8(cfg) + ops
+
+
+def blk_header_op(off, type_index, sector, dsector=0, dnum=0, dflags=0):
+    return u8(10) + u16(off) + u8(type_index) + u8(0) + u8(sector) + u8(dsector) + u8(dnum) + u8(dflags)
+
+
+@seed('blk')
+def blk_device_read_write_flush():
+    ops = blk_header_op(0, 1, 2) + drv_write(0, 0x1000, bytes(range(64)))
+    ops += drv_chain(0, [(0, 16, False), (0x1000, 512, False), (0x3000, 1, True)])
+    ops += blk_header_op(0x100, 0, 2)
+    ops += drv_chain(0, [(0x100, 16, False), (0x2000, 1024, True), (0x3001, 1, True)])
+    ops += blk_header_op(0x200, 2, 0) + drv_chain(0, [(0x200, 16, False), (0x3002, 1, True)])
+    ops += drv_kick(0) + drv_poll() + drv_poll() + drv_reap(0)
+    return blk_dev(0x80, ops)
+
+
+@seed('blk')
+def blk_device_reset_mid_io_two_queues():
+    ops = blk_header_op(0, 0, 5)
+    ops += drv_chain(1, [(0, 16, False), (0x2000, 4096, True), (0x3000, 1, True)])
+    ops += drv_kick(1) + drv_reset(True) + drv_chain(0, [(0, 16, False), (0x3000, 1, True)])
+    ops += drv_kick(0) + drv_poll()
+    return blk_dev(0x80 | 8 | 4, ops)
+
+
+@seed('blk')
+def blk_device_read_only_discard_get_id():
+    ops = blk_header_op(0, 4, 0, 1, 2) + drv_chain(0, [(0, 32, False), (0x3000, 1, True)])
+    ops += blk_header_op(0x40, 3, 0) + drv_chain(0, [(0x40, 16, False), (0x2000, 21, True)])
+    ops += drv_kick(0) + drv_poll() + drv_reap(0)
+    return blk_dev(0x80 | 1 | 4, ops)
+
+
+# --- net: mode byte; header mode or device mode (fuzz_net.c) ---------------------------------
+def net_hdr(flags=0, gso=0, hdr_len=0, gso_size=0, csum_start=0, csum_off=0):
+    return struct.pack('<BBHHHH', flags, gso, hdr_len, gso_size, csum_start, csum_off)
+
+
+CSUM, HOST_TSO4, HOST_TSO6, HOST_ECN = 1 << 0, 1 << 11, 1 << 12, 1 << 13
+
+
+@seed('net')
+def net_hdr_plain():
+    return u8(0) + u64(0) + u8(0) + u16(60) + net_hdr()
+
+
+@seed('net')
+def net_hdr_tso4():
+    return u8(0) + u64(CSUM | HOST_TSO4 | (1 << 1) | (1 << 7)) + u8(0) + u16(9000) + \
+        net_hdr(1, 1, 54, 1448, 34, 16)
+
+
+@seed('net')
+def net_hdr_tso6_ecn_refused():
+    return u8(0) + u64(CSUM | HOST_TSO6) + u8(1) + u32(70000) + net_hdr(1, 0x84, 74, 1440, 54, 16)
+
+
+def net_dev(cfg, ops):
+    return u8(1) + u8(cfg) + ops
+
+
+def tap_send(pair, data):
+    return u8(10) + u8(pair) + u8(1) + u16(len(data)) + data[:64]
+
+
+def tap_drain():
+    return u8(11)
+
+
+@seed('net')
+def net_device_tx_and_rx():
+    ops = drv_write(1, 0, net_hdr() + bytes(2) + bytes(range(60)))
+    ops += drv_chain(1, [(0, 72, False)]) + drv_kick(1) + drv_poll() + tap_drain() + drv_reap(1)
+    ops += drv_chain(0, [(0x1000, 2048, True)]) + drv_chain(0, [(0x2000, 2048, True)])
+    ops += drv_kick(0) + tap_send(0, bytes(12) + bytes(range(64))) + drv_poll() + drv_reap(0)
+    return net_dev(0x80, ops)
+
+
+@seed('net')
+def net_device_tx_offload_and_split_header():
+    hdr = net_hdr(1, 1, 54, 1448, 34, 16) + bytes(2)
+    ops = drv_write(1, 0, hdr) + drv_chain(1, [(0, 6, False), (6, 6, False), (0x100, 3000, False)])
+    ops += drv_kick(1) + drv_poll() + tap_drain()
+    return net_dev(0x80, ops)
+
+
+@seed('net')
+def net_device_two_pairs_control_queue():
+    ctrl = bytes([4, 0]) + u16(2)  # VIRTIO_NET_CTRL_MQ, VQ_PAIRS_SET, 2 pairs
+    ops = drv_write(4, 0, ctrl) + drv_chain(4, [(0, 4, False), (0x10, 1, True)]) + drv_kick(4)
+    ops += drv_poll() + drv_chain(2, [(0x1000, 1526, True)]) + drv_kick(2)
+    ops += tap_send(1, bytes(12) + b'\xff' * 60) + drv_poll() + drv_reset(True)
+    return net_dev(0x80 | 1, ops)
+
+
+# --- pci: ops on the bus (fuzz_pci.c) ---------------------------------------------------------
+def pci_port(port_off, size_sel, write, val):
+    return u8(0) + u8(port_off) + u8(size_sel) + u8(write) + u64(val)
+
+
+def pci_cf8(slot, reg):
+    return pci_port(0, 2, 1, 0x80000000 | slot << 11 | (reg & 0xfc))
+
+
+def pci_cfg(slot, reg, size_sel, val):
+    return u8(2) + u8(slot) + u8(reg) + u8(size_sel) + u32(val)
+
+
+def pci_ecam(slot, reg, size_sel, val):
+    return u8(3) + u8(slot) + u16(reg) + u8(size_sel) + u32(val)
+
+
+def pci_bar(dev, bar, off, size_sel, write, val=0):
+    return u8(6) + u8(dev) + u8(bar) + u16(off) + u8(size_sel) + u8(write) + u64(val)
+
+
+@seed('pci')
+def pci_probe_like_linux():
+    ops = b''
+    for slot in range(4):
+        ops += pci_cf8(slot, 0) + pci_port(4, 2, 0, 0)
+    for bar in range(6):  # size every BAR of slot 1 with decoding off, restore
+        reg = 0x10 + 4 * bar
+        ops += pci_cfg(1, 4, 1, 0) + pci_cfg(1, reg, 2, 0xffffffff) + pci_cf8(1, reg)
+        ops += pci_port(4, 2, 0, 0)
+    ops += pci_cfg(1, 4, 1, 7) + pci_bar(0, 4, 0, 1, 0) + pci_bar(0, 0, 0x12, 0, 1, 1)
+    ops += pci_bar(0, 1, 0, 2, 1, 0xfee00000) + pci_bar(0, 1, 0x1000, 3, 0)
+    return ops
+
+
+@seed('pci')
+def pci_move_bars_onto_each_other():
+    ops = pci_cfg(1, 4, 1, 7) + pci_cfg(2, 4, 1, 7)
+    ops += pci_cfg(2, 0x20, 2, 0xc0000000) + pci_cfg(2, 0x24, 2, 0)
+    ops += pci_cfg(1, 0x14, 2, 0xc0000000) + pci_cfg(1, 0x20, 2, 0x00001000)
+    ops += pci_cfg(1, 0x10, 2, 0xcf8) + pci_ecam(2, 0x24, 2, 0xffffffff)
+    ops += pci_bar(1, 4, 0, 2, 0) + pci_ecam(1, 0x100, 2, 0xffffffff) + pci_ecam(1, 0xffc, 2, 1)
+    return ops
+
+
+@seed('pci')
+def pci_odd_port_widths():
+    ops = pci_port(1, 0, 1, 0x12) + pci_port(3, 1, 1, 0x8000) + pci_port(0, 3, 1, ~0)
+    ops += pci_port(5, 2, 0, 0) + pci_port(7, 1, 1, 5) + pci_cf8(31, 0xfc) + pci_port(6, 1, 0, 0)
+    ops += u8(7) + u64(0xe0000000) + u8(3) + u8(0) + u64(0)
+    return ops
+
+
+# --- vpci: mode byte, then ops (fuzz_vpci.c) ---------------------------------------------------
+def vp_common(off, size_sel, write, val=0):
+    return u8(0) + u16(off) + u8(size_sel) + u8(write) + u64(val)
+
+
+def vp_legacy(off, size_sel, write, val=0):
+    return u8(4) + u8(off) + u8(size_sel) + u8(write) + (u32(val) if write & 1 else b'')
+
+
+def vp_queue(q, size_log, vector):
+    # aligned in-RAM addresses: desc 0x10000, avail 0x11000, used 0x12000 (encoded as v >> 1)
+    return u8(8) + u8(q) + u8(size_log) + u32(0x10000 << 1) + u32(0x11000 << 1) + \
+        u32(0x12000 << 1) + u16(vector)
+
+
+@seed('vpci')
+def vpci_modern_bring_up():
+    ops = u8(7) + u64(~0) + u8(6) + u8(1) + u8(4) + vp_queue(0, 6, 1) + u8(9) + u8(0)
+    ops += u8(10) + u8(4) + u8(14) + u16(0) + u16(0) + u8(12) + vp_common(0x14, 0, 0)
+    ops += vp_common(0x16, 1, 1, 7) + vp_common(0x18, 1, 0) + u8(2) + u16(0) + u8(0) + u8(0) + u64(0)
+    ops += u8(11)
+    return u8(0) + ops
+
+
+@seed('vpci')
+def vpci_modern_only_registers():
+    ops = vp_common(0x00, 2, 1, 1) + vp_common(0x04, 2, 0) + vp_common(0x16, 1, 1, 0xffff)
+    ops += vp_common(0x18, 1, 0) + vp_common(0x20, 3, 1, 0x1234) + vp_common(0x10, 1, 1, 9)
+    ops += u8(1) + u16(3) + u8(2) + u8(1) + u64(0xdeadbeef) + u8(1) + u16(6) + u8(1) + u8(0) + u64(0)
+    ops += u8(5) + u8(3) + u8(0) + u32(4) + u8(5) + u8(16) + u8(2) + u32(0x55)
+    return u8(1) + ops
+
+
+@seed('vpci')
+def vpci_legacy_bring_up():
+    ops = vp_legacy(18, 0, 1, 1) + vp_legacy(18, 0, 1, 3) + vp_legacy(0, 2, 0)
+    ops += vp_legacy(4, 2, 1, 1) + u8(13) + u8(0) + u8(0) + u16(0x10) + vp_legacy(18, 0, 1, 7)
+    ops += vp_legacy(16, 1, 1, 0) + u8(12) + vp_legacy(19, 0, 0) + vp_legacy(20, 2, 0)
+    ops += vp_legacy(18, 0, 1, 0)
+    return u8(2) + ops
+
+
 def main():
     targets = sys.argv[1:] or sorted(SEEDS)
     for t in targets:
