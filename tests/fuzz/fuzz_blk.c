@@ -146,9 +146,9 @@ static void disk_once(void)
 /* A request header at a heap offset: the fields a driver fills, values from the input. */
 static void op_header(struct fz_drv *d, struct fin *in)
 {
-        static const uint32_t types[] = {VIRTIO_BLK_T_IN,          VIRTIO_BLK_T_OUT,
-                                         VIRTIO_BLK_T_FLUSH,       VIRTIO_BLK_T_GET_ID,
-                                         VIRTIO_BLK_T_DISCARD,     VIRTIO_BLK_T_WRITE_ZEROES,
+        static const uint32_t types[] = {VIRTIO_BLK_T_IN,      VIRTIO_BLK_T_OUT,
+                                         VIRTIO_BLK_T_FLUSH,   VIRTIO_BLK_T_GET_ID,
+                                         VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES,
                                          VIRTIO_BLK_T_SCSI_CMD};
         struct virtio_blk_outhdr h = {0};
         uint32_t off = fin_u16(in) % (FZ_HEAP - 32);

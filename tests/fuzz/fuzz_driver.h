@@ -61,8 +61,7 @@ static inline bool fz_up(struct fz_drv *d, uint64_t want)
         for (unsigned int q = 0; q < d->nq && q < FZ_MAX_Q; q++)
                 if (vph_modern_enable_queue(d->f, (uint16_t)q) != 1)
                         return false;
-        d->up = vph_modern_add_status(d->f, VIRTIO_CONFIG_S_DRIVER_OK) &
-                VIRTIO_CONFIG_S_DRIVER_OK;
+        d->up = vph_modern_add_status(d->f, VIRTIO_CONFIG_S_DRIVER_OK) & VIRTIO_CONFIG_S_DRIVER_OK;
         return d->up;
 }
 

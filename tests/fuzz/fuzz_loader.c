@@ -51,9 +51,8 @@ static void check_image(const struct kernel_image *img, size_t len)
         }
         if (img->format == KERNEL_BZIMAGE && img->hdr.init_size) {
                 /* Nothing may go where the decompressor writes: the image's end covers it. */
-                uint64_t run_at = img->hdr.pref_address > WISP_KERNEL_ADDR
-                                      ? img->hdr.pref_address
-                                      : WISP_KERNEL_ADDR;
+                uint64_t run_at = img->hdr.pref_address > WISP_KERNEL_ADDR ? img->hdr.pref_address
+                                                                           : WISP_KERNEL_ADDR;
 
                 FUZZ_CHECK((unsigned __int128)run_at + img->hdr.init_size <= img->end);
         }

@@ -1,4 +1,5 @@
-/* Fuzz target: the virtio-net TX/RX header path, net_tx_hdr_check alone and the device on a socketpair. */
+/* Fuzz target: the virtio-net TX/RX header path, net_tx_hdr_check alone and the device on a
+ * socketpair. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,8 +93,8 @@ static void tap_drain(unsigned int pairs)
                         FUZZ_CHECK((size_t)r >= n.hdr_len && n.hdr_len >= sizeof(hdr));
                         FUZZ_CHECK((size_t)r - n.hdr_len <= NET_MAX_FRAME);
                         memcpy(&hdr, frame_buf, sizeof(hdr));
-                        FUZZ_CHECK(net_tx_hdr_check(&hdr, n.dev.features,
-                                                    (uint32_t)(r - n.hdr_len)) == 0);
+                        FUZZ_CHECK(
+                            net_tx_hdr_check(&hdr, n.dev.features, (uint32_t)(r - n.hdr_len)) == 0);
                 }
         }
 }

@@ -1,4 +1,5 @@
-/* Fuzz target: PCI config space (mechanism #1 ports and ECAM) and BAR accesses through the buses. */
+/* Fuzz target: PCI config space (mechanism #1 ports and ECAM) and BAR accesses through the buses.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +46,8 @@ static void check_bus(void)
                                 continue;
                         }
                         FUZZ_CHECK(!(a < RAM_SIZE));
-                        FUZZ_CHECK(a + sz <= WISP_PCI_ECAM_ADDR || a >= WISP_PCI_ECAM_ADDR +
-                                                                         WISP_PCI_ECAM_SIZE);
+                        FUZZ_CHECK(a + sz <= WISP_PCI_ECAM_ADDR ||
+                                   a >= WISP_PCI_ECAM_ADDR + WISP_PCI_ECAM_SIZE);
                         for (unsigned int j = 0; j < n; j++)
                                 for (int c = 0; c < PCI_NUM_BARS; c++) {
                                         uint64_t a2 = all[j]->mapped_addr[c];

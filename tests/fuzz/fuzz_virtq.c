@@ -1,4 +1,5 @@
-/* Fuzz target: split virtqueue chain walking (pop, iov, copies, push, rewind) on fuzzed guest RAM. */
+/* Fuzz target: split virtqueue chain walking (pop, iov, copies, push, rewind) on fuzzed guest RAM.
+ */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -289,8 +290,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (fake_mem_init(&s.mem, RAM0, 0) || fake_mem_add(&s.mem, RAM1_GPA, RAM1, 0))
                 abort();
         fin_bytes(&in, s.mem.region[0].host, in.n < RAM0 ? in.n : RAM0);
-        if (virtq_init(&s.q, &s.mem, &g, VIRTQ_MAX_SIZE, max_segs, max_len, flags & 1,
-                       flags & 2) == 0)
+        if (virtq_init(&s.q, &s.mem, &g, VIRTQ_MAX_SIZE, max_segs, max_len, flags & 1, flags & 2) ==
+            0)
                 run_ops(&s, &ops);
         while (s.nout)
                 take(&s, s.nout - 1);

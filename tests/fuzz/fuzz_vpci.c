@@ -1,4 +1,5 @@
-/* Fuzz target: virtio-pci modern common config, device config, notify and legacy register sequences. */
+/* Fuzz target: virtio-pci modern common config, device config, notify and legacy register
+ * sequences. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
