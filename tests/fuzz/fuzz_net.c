@@ -152,8 +152,13 @@ static void device_run(struct fin *in)
                         tap_send(in, pairs);
                 else if (op == FZ_OPS + 1)
                         tap_drain(pairs);
-                else
+                else {
+                        /* What was sent before a reset was checked against the features
+                         * of its time: read it before they change. */
+                        if (op == 8)
+                                tap_drain(pairs);
                         fz_op(&d, op, in);
+                }
         }
         for (int i = 0; i < 4 && vph_poll(&h, 0) > 0; i++)
                 ;
