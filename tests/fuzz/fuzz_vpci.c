@@ -21,7 +21,9 @@
  * Linux sequences (negotiate, queue set-up, enable, status bits) with fuzzed values, with the
  * event loop run between them. After each: every device op ran under the device lock, the
  * transport's ioctls went to the VM fd, an enabled queue's rings lie in RAM, a selected
- * queue out of range reads size 0, and the device's vectors are valid or NO_VECTOR.
+ * queue out of range reads size 0, the device's vectors are valid or NO_VECTOR, DRIVER_OK
+ * (modern) came with FEATURES_OK and offered features only, and from DRIVER_OK to the next
+ * reset the queue registers and the features do not change.
  */
 #define RAM_SIZE (256ull << 10)
 
@@ -40,10 +42,46 @@ static uint64_t ring_addr(struct fin *in, uint64_t align)
         return (v >> 1) % RAM_SIZE & ~(align - 1);
 }
 
+/* The queue registers and features as DRIVER_OK found them: fixed until a reset. */
+static struct virtio_pci_queue at_ok[VPH_FAKE_QUEUES];
+static uint64_t features_at_ok;
+static bool was_ok;
+
+static void check_after_driver_ok(void)
+{
+        struct virtio_device *d = &fd.dev;
+        bool ok = vp.status & VIRTIO_CONFIG_S_DRIVER_OK;
+
+        if (!ok) {
+                was_ok = false;
+                return;
+        }
+        if (!was_ok) {
+                /* Modern drivers reach DRIVER_OK only through an accepted FEATURES_OK, and
+                 * the features are what the interface in use offered (a later legacy access
+                 * makes the driver "legacy" but changes nothing negotiated). */
+                FUZZ_CHECK(vp.legacy_used || (vp.status & VIRTIO_CONFIG_S_FEATURES_OK));
+                FUZZ_CHECK(!(d->features & ~vp_offered_features(&vp, vp.legacy_used)));
+                memcpy(at_ok, vp.queue, sizeof(at_ok));
+                features_at_ok = vp.driver_features;
+                was_ok = true;
+                return;
+        }
+        FUZZ_CHECK(vp.driver_features == features_at_ok);
+        for (unsigned int i = 0; i < VPH_FAKE_QUEUES; i++) {
+                FUZZ_CHECK(vp.queue[i].size == at_ok[i].size);
+                FUZZ_CHECK(vp.queue[i].desc == at_ok[i].desc);
+                FUZZ_CHECK(vp.queue[i].avail == at_ok[i].avail);
+                FUZZ_CHECK(vp.queue[i].used == at_ok[i].used);
+                FUZZ_CHECK(vp.queue[i].enabled == at_ok[i].enabled);
+        }
+}
+
 static void check_transport(void)
 {
         struct virtio_device *d = &fd.dev;
 
+        check_after_driver_ok();
         FUZZ_CHECK(fd.locked_in_ops);
         FUZZ_CHECK(h.kvm.wrong_fd == 0);
         for (unsigned int i = 0; i < d->num_queues; i++) {
@@ -190,6 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (vph_init(&h, RAM_SIZE))
                 abort();
         vph_fake_dev_init(&fd, VPH_FAKE_ID);
+        was_ok = false;
         if (virtio_pci_init(&vp, &fd.dev, mode, &h.env) || virtio_pci_plug(&vp, &h.bus) ||
             vph_probe(&h, vp.pci.slot, &f))
                 abort();
