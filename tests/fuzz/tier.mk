@@ -12,7 +12,7 @@ FUZZ_DIR := $(BUILD)/fuzz
 # The product and the helpers are instrumented for coverage (fuzzer-no-link); only the final
 # link brings libFuzzer's main. UBSan findings abort, so they count as crashes.
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -Itests/unit -Wall -Wextra \
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -I$(BUILD)/gen -Itests/unit -Wall -Wextra \
 	-Wno-unused-parameter -Wno-gnu-variable-sized-type-not-at-end -fno-strict-aliasing -fno-omit-frame-pointer \
 	-fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_LDFLAGS := -fsanitize=fuzzer $(FUZZ_SAN)
@@ -33,7 +33,7 @@ $(FUZZ_DIR)/obj/%.o: %.c $(HDRS) $(wildcard tests/unit/*.h) $(wildcard tests/fuz
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
 	@echo "  FUZZLD  $@"
-	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -luring -lpthread
+	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -luring -lseccomp -lpthread
 
 fuzz-build: $(FUZZ_BINS)
 
