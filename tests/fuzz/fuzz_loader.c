@@ -124,6 +124,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         err[0] = 0;
         r = boot_load(&mem, &img, &bi, &plan, err, sizeof(err));
+        if (getenv("FUZZ_VERBOSE")) /* for writing seeds: did it load? */
+                fprintf(stderr, "fuzz_loader: boot_load %d %s\n", r, r ? err : "");
         if (r) {
                 FUZZ_CHECK(r < 0 && err[0]);
                 goto out;

@@ -213,7 +213,7 @@ def elf(loads, entry=0x1000200, pvh=0x1000100, pvh_size=4):
     return f + bytes(data_off - len(f)) + seg
 
 
-def loader_input(kernel, entry=0, ncpus=1, flags=2, initrd_kib=0, cmdline=b'console=ttyS0'):
+def loader_input(kernel, entry=0, ncpus=1, flags=3, initrd_kib=0, cmdline=b'console=ttyS0'):
     return u8(entry) + u8(ncpus) + u8(flags) + u16(initrd_kib) + u16(len(cmdline)) + cmdline + kernel
 
 
