@@ -13,7 +13,8 @@ FUZZ_DIR := $(BUILD)/fuzz
 # link brings libFuzzer's main. UBSan findings abort, so they count as crashes.
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -I$(BUILD)/gen -Itests/unit -Wall -Wextra \
-	-Wno-unused-parameter -Wno-gnu-variable-sized-type-not-at-end -Wno-missing-field-initializers -fno-strict-aliasing -fno-omit-frame-pointer \
+	-Wno-unused-parameter -Wno-gnu-variable-sized-type-not-at-end \
+	-Wno-missing-field-initializers -fno-strict-aliasing -fno-omit-frame-pointer \
 	-fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_LDFLAGS := -fsanitize=fuzzer $(FUZZ_SAN)
 
