@@ -69,10 +69,15 @@ static int parse_bzimage(const uint8_t *buf, size_t len, struct kernel_image *im
          * (head_64.S: max(aligned load address, LOAD_PHYSICAL_ADDR)).
          * Nothing, the initrd included, may be placed there. */
         uint64_t run_at = h.pref_address > WISP_KERNEL_ADDR ? h.pref_address : WISP_KERNEL_ADDR;
+        uint64_t run_end;
 
+        /* pref_address comes from the file: a sum that wraps would put end
+         * below the area the decompressor claims (found by fuzz_loader). */
+        if (__builtin_add_overflow(run_at, (uint64_t)h.init_size, &run_end))
+                return fail(why, "corrupt bzImage: pref_address + init_size wraps");
         img->end = WISP_KERNEL_ADDR + img->seg[0].filesz;
-        if (h.init_size && run_at + h.init_size > img->end)
-                img->end = run_at + h.init_size;
+        if (h.init_size && run_end > img->end)
+                img->end = run_end;
         img->initrd_addr_max = h.initrd_addr_max ? h.initrd_addr_max : DEFAULT_INITRD_MAX;
         img->cmdline_max = h.cmdline_size ? h.cmdline_size : 255;
         return 0;

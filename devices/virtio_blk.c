@@ -315,8 +315,12 @@ static void blk_reset(struct virtio_device *d)
         /* Requests in flight still write guest memory: wait for every one. */
         while (b->inflight) {
                 struct io_uring_cqe *cqe;
+                int r = io_uring_wait_cqe(&b->ring, &cqe);
 
-                if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+                /* A signal (a vCPU kick) is no reason to stop waiting. */
+                if (r == -EINTR)
+                        continue;
+                if (r < 0)
                         break;
                 reap(b, false);
         }
@@ -395,8 +399,13 @@ void virtio_blk_close(struct virtio_blk *b)
                  * stop should (the vCPUs are gone by now). */
                 while (b->inflight) {
                         struct io_uring_cqe *cqe;
+                        int r = io_uring_wait_cqe(&b->ring, &cqe);
 
-                        if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+                        /* Interrupted (found by fuzz_blk: giving up here
+                         * leaked the requests still in flight). */
+                        if (r == -EINTR)
+                                continue;
+                        if (r < 0)
                                 break;
                         reap(b, true);
                 }

@@ -3,6 +3,8 @@
 set -eu
 
 pkgs="make gcc libc6-dev musl-tools linux-libc-dev libcriterion-dev liburing-dev libseccomp-dev util-linux python3 e2fsprogs bc iproute2"
+# Fuzzing (tests/fuzz): clang with libFuzzer and the sanitizer runtimes.
+pkgs="$pkgs clang-14 libclang-rt-14-dev"
 
 missing=
 for p in $pkgs; do

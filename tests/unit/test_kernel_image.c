@@ -795,3 +795,31 @@ Test(bzimage, end_covers_the_decompression_buffer_non_relocatable)
                       (unsigned long long)img.end);
         free(buf);
 }
+
+/*
+ * Was a bug (found by tests/fuzz/fuzz_loader, regress/loader/): pref_address near 2^64 made
+ * pref_address + init_size wrap, so end stayed at the file's end and nothing kept the
+ * initrd or anything else out of the decompressor's way. Such a header is refused.
+ */
+Test(bzimage, pref_address_plus_init_size_wrapping_is_refused)
+{
+        struct bz_spec s = kimg_bz_default();
+        size_t len;
+        uint8_t *buf;
+
+        s.pref_address = 0xfffffffffffff000ull;
+        s.init_size = 0x2000;
+        buf = kimg_bzimage(&s, &len);
+        cr_assert_eq(parse(buf, len), -ENOEXEC);
+        cr_assert(strstr(why, "wraps"), "why: %s", why);
+        free(buf);
+        s.init_size = 0x1000; /* ends exactly at 2^64: wraps to 0 */
+        buf = kimg_bzimage(&s, &len);
+        cr_assert_eq(parse(buf, len), -ENOEXEC);
+        free(buf);
+        s.pref_address = 0xffffffffffffe000ull; /* ends at 2^64 - 0x1000: no wrap */
+        buf = kimg_bzimage(&s, &len);
+        cr_assert_eq(parse(buf, len), 0, "why: %s", why);
+        cr_assert_eq(img.end, 0xfffffffffffff000ull, "end covers the whole claim");
+        free(buf);
+}
