@@ -379,6 +379,8 @@ int virtio_blk_attach(struct virtio_blk *b, const struct virtio_env *env, struct
         if (!b->blocked || !b->pushed || b->ring_efd < 0)
                 return -ENOMEM;
         r = io_uring_register_eventfd(&b->ring, b->ring_efd);
+        if (r == 0)
+                r = blk_ring_lock_down(b);
         if (r < 0)
                 return r;
         b->ring_src = (struct event_source){.fd = b->ring_efd, .fn = on_ring, .opaque = b};

@@ -56,6 +56,13 @@ struct virtio_blk {
 int virtio_blk_open(struct virtio_blk *b, const struct blk_options *o, unsigned int nqueues,
                     char *err, size_t errlen);
 
+/*
+ * Restricts the io_uring to readv, writev, fsync and fallocate (only the
+ * IO_DRAIN flag), with nothing more to register, then enables it (blk_file.c;
+ * attach calls it, after registering the completion eventfd). 0 or -errno.
+ */
+int blk_ring_lock_down(struct virtio_blk *b);
+
 /* Builds the virtio device and its PCI function and plugs it into bus. */
 int virtio_blk_attach(struct virtio_blk *b, const struct virtio_env *env, struct pci_bus *bus);
 

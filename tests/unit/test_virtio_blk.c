@@ -645,6 +645,31 @@ Test(blk, read_and_write_through_indirect_tables)
         cr_assert_eq(memcmp(gptr(r.data, 512), gptr(w.data, 512), 512), 0);
 }
 
+/*
+ * io_uring operations bypass seccomp: the disk's ring may only read, write, fsync and
+ * fallocate. Anything else (here: opening a file, and a no-op) fails with EACCES.
+ */
+Test(blk, the_ring_refuses_what_the_device_never_asks)
+{
+        struct io_uring_cqe *cqe;
+
+        attach("", 1);
+        for (int i = 0; i < 2; i++) {
+                struct io_uring_sqe *sqe = io_uring_get_sqe(&b.ring);
+
+                cr_assert_not_null(sqe);
+                if (i == 0)
+                        io_uring_prep_openat(sqe, AT_FDCWD, "/etc/hostname", O_RDONLY, 0);
+                else
+                        io_uring_prep_nop(sqe);
+                io_uring_sqe_set_data(sqe, NULL);
+                cr_assert_eq(io_uring_submit(&b.ring), 1);
+                cr_assert_eq(io_uring_wait_cqe(&b.ring, &cqe), 0);
+                cr_assert_eq(cqe->res, -EACCES, "op %d: %d", i, cqe->res);
+                io_uring_cqe_seen(&b.ring, cqe);
+        }
+}
+
 Test(blk, flush_completes_ok)
 {
         uint32_t used;
