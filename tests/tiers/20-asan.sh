@@ -19,18 +19,7 @@ if ! make -s --no-print-directory asan-build guest >"$logs/build.log" 2>&1; then
 fi
 
 passed=0 failed=0 skipped=0
-
-# reports DIR: prints every sanitizer report under DIR; 0 when there was one.
-reports() {
-	local f found=1
-	for f in "$1"/*; do
-		[ -f "$f" ] || continue
-		found=0
-		echo "    --- sanitizer report $f"
-		sed 's/^/    /' "$f" | head -n 60
-	done
-	return $found
-}
+. tests/sanitize/lib.sh
 
 echo "-- unit tests (Criterion, ASan + UBSan)"
 for t in build/asan/unit/test_*; do
@@ -45,7 +34,7 @@ for t in build/asan/unit/test_*; do
 	p=$(echo "$syn" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
 	f=$(echo "$syn" | sed -n 's/.*Failing: \([0-9]*\).*Crashing: \([0-9]*\).*/\1 \2/p')
 	if [ -z "$p" ]; then
-		echo "  FAIL $n (no Criterion synthesis)"; tail -n 20 "$d.log"; reports "$d"
+		echo "  FAIL $n (no Criterion synthesis)"; tail -n 20 "$d.log"; san_reports "$d"
 		failed=$((failed + 1))
 		continue
 	fi
@@ -56,7 +45,7 @@ for t in build/asan/unit/test_*; do
 	[ "$nrep" -gt "$bad" ] && bad=$nrep && p=$((p > nrep ? p - nrep : 0))
 	passed=$((passed + p)) failed=$((failed + bad))
 	if [ "$bad" -gt 0 ]; then
-		echo "  FAIL $n"; grep -a -E '\[(FAIL|----)\]' "$d.log" | head -n 30; reports "$d"
+		echo "  FAIL $n"; grep -a -E '\[(FAIL|----)\]' "$d.log" | head -n 30; san_reports "$d"
 	else
 		echo "  ok   $n: $p"
 	fi
@@ -71,43 +60,12 @@ else
 	start_int=$(date +%s)
 	export WISP=tests/sanitize/asan-wisp
 	export OUTDIR=build/asan/itest
-	export WISP_NO_SECCOMP=0
-	{ build/asan/wisp --help; build/asan/wisp run --help; } 2>&1 | grep -q -- --no-seccomp &&
-		WISP_NO_SECCOMP=1
-	# Tests that cannot hold under the sanitizers, each with its reason.
+	export WISP_NO_SECCOMP=$(san_no_seccomp build/asan/wisp)
+	# Tests that cannot hold under the sanitizers, each with its reason (none so far).
 	declare -A skip=()
-	. tests/integration/lib.sh
-	for f in $(ls tests/integration/t_*.sh | grep -v t_linux); do
-		unset -f $(declare -F | awk '$3 ~ /^test_/ {print $3}') 2>/dev/null
-		. "$f"
-		for t in $(declare -F | awk '$3 ~ /^test_/ {print $3}'); do
-			if [ -n "${skip[$t]:-}" ]; then
-				echo "  skip $t: ${skip[$t]}"
-				skipped=$((skipped + 1))
-				continue
-			fi
-			# Some tests run wisp as nobody: the report directory must be writable by all.
-			export WISP_SAN_LOGS=$PWD/$logs/$t
-			mkdir -p "$WISP_SAN_LOGS"
-			chmod 1777 "$WISP_SAN_LOGS"
-			s=$(date +%s.%N)
-			if out=$($t 2>&1) && ! find "$WISP_SAN_LOGS" -type f | grep -q .; then
-				passed=$((passed + 1))
-				printf '  ok   %-40s %6.2fs\n' "$t" "$(echo "$(date +%s.%N) - $s" | bc)"
-			else
-				failed=$((failed + 1))
-				printf '  FAIL %-40s\n%s\n' "$t" "$out"
-				reports "$WISP_SAN_LOGS"
-			fi
-		done
-	done
+	san_itests "$logs"
 	echo "   integration: $(($(date +%s) - start_int))s"
 fi
 
 echo "   asan tier: $(($(date +%s) - start_all))s"
-if [ "$skipped" -gt 0 ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-else
-	echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ]
+san_close

@@ -1,0 +1,70 @@
+# Helpers shared by the sanitizer tiers (tests/tiers/20-asan.sh, 30-valgrind.sh): run the
+# integration tests with WISP set to a wrapper that leaves one report file per finding in
+# $WISP_SAN_LOGS, and fail a test whose directory holds a non-empty file.
+# Counts go to the caller's passed/failed/skipped variables.
+
+# san_reports DIR: prints every non-empty report file under DIR; 0 when there was one.
+san_reports() {
+	local f found=1
+	for f in $(find "$1" -type f -size +0 | sort); do
+		found=0
+		echo "    --- sanitizer report $f"
+		sed 's/^/    /' "$f" | head -n 80
+	done
+	return $found
+}
+
+# san_no_seccomp BIN: prints 1 when BIN has --no-seccomp (after the lead's seccomp work), 0
+# before it.
+san_no_seccomp() {
+	if { "$1" --help; "$1" run --help; } 2>&1 | grep -q -- --no-seccomp; then
+		echo 1
+	else
+		echo 0
+	fi
+}
+
+# san_itests LOGROOT [TEST...]: every test_* of every tests/integration/t_*.sh but the Linux
+# tier (or only the TESTs named), one report directory LOGROOT/TEST each. The caller's
+# associative array skip[TEST]=REASON names the tests left out, each with its reason.
+san_itests() {
+	local root=$1 f t s out
+	shift
+	local want=" $* "
+	. tests/integration/lib.sh
+	for f in $(ls tests/integration/t_*.sh | grep -v t_linux); do
+		unset -f $(declare -F | awk '$3 ~ /^test_/ {print $3}') 2>/dev/null
+		. "$f"
+		for t in $(declare -F | awk '$3 ~ /^test_/ {print $3}'); do
+			[ "$want" = "  " ] || [[ "$want" == *" $t "* ]] || continue
+			if [ -n "${skip[$t]:-}" ]; then
+				echo "  skip $t: ${skip[$t]}"
+				skipped=$((skipped + 1))
+				continue
+			fi
+			# Some tests run wisp as nobody: the report directory must be writable by all.
+			export WISP_SAN_LOGS=$(realpath -m "$root/$t")
+			mkdir -p "$WISP_SAN_LOGS"
+			chmod 1777 "$WISP_SAN_LOGS"
+			s=$(date +%s.%N)
+			if out=$($t 2>&1) && ! find "$WISP_SAN_LOGS" -type f -size +0 | grep -q .; then
+				passed=$((passed + 1))
+				printf '  ok   %-40s %6.2fs\n' "$t" "$(echo "$(date +%s.%N) - $s" | bc)"
+			else
+				failed=$((failed + 1))
+				printf '  FAIL %-40s\n%s\n' "$t" "$out"
+				san_reports "$WISP_SAN_LOGS"
+			fi
+		done
+	done
+}
+
+# san_close: the tier's closing line and status.
+san_close() {
+	if [ "$skipped" -gt 0 ]; then
+		echo "$passed passed, $failed failed, $skipped skipped"
+	else
+		echo "$passed passed, $failed failed"
+	fi
+	[ "$failed" -eq 0 ]
+}
