@@ -14,6 +14,11 @@ san_reports() {
 	return $found
 }
 
+# san_found DIR: 0 when DIR holds a non-empty report file.
+san_found() {
+	find "$1" -type f -size +0 | grep -q .
+}
+
 # san_no_seccomp BIN: prints 1 when BIN has --no-seccomp (after the lead's seccomp work), 0
 # before it.
 san_no_seccomp() {
@@ -27,8 +32,11 @@ san_no_seccomp() {
 # san_itests LOGROOT [TEST...]: every test_* of every tests/integration/t_*.sh but the Linux
 # tier (or only the TESTs named), one report directory LOGROOT/TEST each. The caller's
 # associative array skip[TEST]=REASON names the tests left out, each with its reason.
+# SAN_RETRY=1: a test whose own checks fail while the sanitizer found nothing runs once more
+# (some test-guest checks have deadlines, e.g. an interrupt within 1 s of the used entry,
+# that a VMM slowed down 20x under valgrind on a loaded machine can miss); the line says so.
 san_itests() {
-	local root=$1 f t s out
+	local root=$1 f t s out ok note
 	shift
 	local want=" $* "
 	. tests/integration/lib.sh
@@ -46,10 +54,19 @@ san_itests() {
 			export WISP_SAN_LOGS=$(realpath -m "$root/$t")
 			mkdir -p "$WISP_SAN_LOGS"
 			chmod 1777 "$WISP_SAN_LOGS"
-			s=$(date +%s.%N)
-			if out=$($t 2>&1) && ! find "$WISP_SAN_LOGS" -type f -size +0 | grep -q .; then
+			s=$(date +%s.%N) note=
+			ok=0
+			out=$($t 2>&1) && ok=1
+			if [ $ok = 0 ] && [ "${SAN_RETRY:-0}" = 1 ] && ! san_found "$WISP_SAN_LOGS"; then
+				# The test's own check failed, the sanitizer found nothing: once more.
+				note=$({ echo "$out" | grep -o 'wisp-test-guest: FAIL.*'
+					echo "$out" | grep -o 'FAIL: .*'; } | head -n 1)
+				note=" (passed on retry; first run: $note)"
+				out=$($t 2>&1) && ok=1
+			fi
+			if [ $ok = 1 ] && ! san_found "$WISP_SAN_LOGS"; then
 				passed=$((passed + 1))
-				printf '  ok   %-40s %6.2fs\n' "$t" "$(echo "$(date +%s.%N) - $s" | bc)"
+				printf '  ok   %-40s %6.2fs%s\n' "$t" "$(echo "$(date +%s.%N) - $s" | bc)" "$note"
 			else
 				failed=$((failed + 1))
 				printf '  FAIL %-40s\n%s\n' "$t" "$out"
