@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the sanitizer tiers (tests/tiers/20-asan.sh, 30-valgrind.sh): run the
 # integration tests with WISP set to a wrapper that leaves one report file per finding in
 # $WISP_SAN_LOGS, and fail a test whose directory holds a non-empty file.
@@ -51,7 +52,8 @@ san_itests() {
 				continue
 			fi
 			# Some tests run wisp as nobody: the report directory must be writable by all.
-			export WISP_SAN_LOGS=$(realpath -m "$root/$t")
+			WISP_SAN_LOGS=$(realpath -m "$root/$t")
+			export WISP_SAN_LOGS
 			mkdir -p "$WISP_SAN_LOGS"
 			chmod 1777 "$WISP_SAN_LOGS"
 			s=$(date +%s.%N) note=

@@ -4,15 +4,16 @@
 # tier.mk). wisp runs through tests/sanitize/asan-wisp: a report (memory error, undefined
 # behaviour, leak at exit) makes it exit 99 and leaves a file under build/asan/logs/TEST/.
 # A test fails when its own checks fail or when any report file appears; the report is
-# printed. Closes with "N passed, N failed[, N skipped]".
+# printed. ASAN_LINUX=1 also runs the Linux tier (tests/integration/linux.sh) under ASan.
+# Closes with "N passed, N failed[, N skipped]".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 logs=build/asan/logs
 rm -rf "$logs"
 mkdir -p "$logs"
 start_all=$(date +%s)
 
-if ! make -s --no-print-directory asan-build guest >"$logs/build.log" 2>&1; then
+if ! make -s -j"$(nproc)" --no-print-directory asan-build guest >"$logs/build.log" 2>&1; then
 	echo "asan: build failed:"; tail -n 30 "$logs/build.log"
 	echo "0 passed, 1 failed"
 	exit 1
@@ -60,11 +61,24 @@ else
 	start_int=$(date +%s)
 	export WISP=tests/sanitize/asan-wisp
 	export OUTDIR=build/asan/itest
-	export WISP_NO_SECCOMP=$(san_no_seccomp build/asan/wisp)
+	WISP_NO_SECCOMP=$(san_no_seccomp build/asan/wisp)
+	export WISP_NO_SECCOMP
 	# Tests that cannot hold under the sanitizers, each with its reason (none so far).
 	declare -A skip=()
 	san_itests "$logs"
 	echo "   integration: $(($(date +%s) - start_int))s"
+	# Opt-in (~10 min on kvm_pvm): the Linux tier too, real Linux drivers against the devices.
+	if [ "${ASAN_LINUX:-0}" = 1 ]; then
+		echo "-- Linux tier under build/asan/wisp (ASAN_LINUX=1)"
+		WISP_SAN_LOGS=$(realpath -m "$logs/linux")
+		export WISP_SAN_LOGS
+		mkdir -p "$WISP_SAN_LOGS"
+		tests/integration/linux.sh >"$logs/linux.log" 2>&1
+		sed '$d' "$logs/linux.log"
+		set -- $(tail -n 1 "$logs/linux.log" | tr -dc '0-9 ')
+		passed=$((passed + ${1:-0})) failed=$((failed + ${2:-1})) skipped=$((skipped + ${3:-0}))
+		san_reports "$WISP_SAN_LOGS" && failed=$((failed + 1))
+	fi
 fi
 
 echo "   asan tier: $(($(date +%s) - start_all))s"

@@ -7,7 +7,7 @@
 # emulation, the event loop, start-up and tear-down. VG_ALL=1 runs every integration test.
 # Closes with "N passed, N failed[, N skipped]".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 logs=build/vg/logs
 rm -rf "$logs"
 mkdir -p "$logs"
@@ -18,7 +18,7 @@ if ! command -v valgrind >/dev/null; then
 	echo "0 passed, 0 failed, 1 skipped"
 	exit 0
 fi
-if ! make -s --no-print-directory vg-build guest >"$logs/build.log" 2>&1; then
+if ! make -s -j"$(nproc)" --no-print-directory vg-build guest >"$logs/build.log" 2>&1; then
 	echo "valgrind: build failed:"; tail -n 30 "$logs/build.log"
 	echo "0 passed, 1 failed"
 	exit 1
@@ -62,7 +62,8 @@ if [ ! -w /dev/kvm ]; then
 else
 	export WISP=tests/sanitize/vg-wisp
 	export OUTDIR=build/vg/itest
-	export WISP_NO_SECCOMP=$(san_no_seccomp build/vg/wisp)
+	WISP_NO_SECCOMP=$(san_no_seccomp build/vg/wisp)
+	export WISP_NO_SECCOMP
 	declare -A skip=()
 	# Deadlines in the test guest (see tests/sanitize/lib.sh) can pass under valgrind.
 	export SAN_RETRY=1
