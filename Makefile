@@ -10,7 +10,7 @@ CC_HOST ?= gcc
 BUILD := build
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
-CFLAGS_BASE := -std=gnu11 -O2 -g0 -D_GNU_SOURCE -I. $(WARN) -fno-strict-aliasing \
+CFLAGS_BASE := -std=gnu11 -O2 -g0 -D_GNU_SOURCE -I. -I$(BUILD)/gen $(WARN) -fno-strict-aliasing \
 	-fstack-protector-strong -D_FORTIFY_SOURCE=2
 
 # musl has no kernel headers of its own: borrow exactly linux/, asm/, asm-generic/, video/
@@ -19,11 +19,16 @@ CFLAGS_BASE := -std=gnu11 -O2 -g0 -D_GNU_SOURCE -I. $(WARN) -fno-strict-aliasing
 KINC := $(BUILD)/kinc
 MULTIARCH := $(shell $(CC_HOST) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 LIBURING := /usr/lib/$(MULTIARCH)/liburing.a
+# Debian's libseccomp.a is built for glibc; vmm/musl_compat.c supplies the one
+# glibc-only symbol it needs (__fprintf_chk).
+LIBSECCOMP := /usr/lib/$(MULTIARCH)/libseccomp.a
 
 SRC_DIRS := kvm boot devices vmm pci virtio
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
 WISP_SRCS := $(LIB_SRCS) vmm/main.c
-HDRS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS)))
+# The SIGSYS report names the forbidden call: a table made from the kernel's own list.
+SYSCALL_NAMES := $(BUILD)/gen/syscall_names.h
+HDRS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS))) $(SYSCALL_NAMES)
 
 WISP_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(WISP_SRCS))
 HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(LIB_SRCS))
@@ -33,7 +38,7 @@ HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(LIB_SRCS))
 .SECONDARY:
 all: $(BUILD)/wisp
 
-$(KINC)/.stamp:
+$(KINC)/.stamp: Makefile
 	@mkdir -p $(KINC)
 	@ln -sfn /usr/include/linux $(KINC)/linux
 	@ln -sfn /usr/include/$(MULTIARCH)/asm $(KINC)/asm
@@ -41,7 +46,14 @@ $(KINC)/.stamp:
 	@ln -sfn /usr/include/video $(KINC)/video
 	@ln -sfn /usr/include/liburing $(KINC)/liburing
 	@ln -sfn /usr/include/liburing.h $(KINC)/liburing.h
+	@ln -sfn /usr/include/seccomp.h $(KINC)/seccomp.h
+	@ln -sfn /usr/include/seccomp-syscalls.h $(KINC)/seccomp-syscalls.h
 	@touch $@
+
+$(SYSCALL_NAMES): /usr/include/$(MULTIARCH)/asm/unistd_64.h
+	@mkdir -p $(dir $@)
+	@awk '$$1 == "#define" && $$2 ~ /^__NR_/ { sub(/^__NR_/, "", $$2); \
+		printf "[%s] = \"%s\",\n", $$3, $$2 }' $< >$@.tmp && mv $@.tmp $@
 
 $(BUILD)/musl/%.o: %.c $(HDRS) $(KINC)/.stamp
 	@mkdir -p $(dir $@)
@@ -50,7 +62,7 @@ $(BUILD)/musl/%.o: %.c $(HDRS) $(KINC)/.stamp
 
 $(BUILD)/wisp: $(WISP_OBJS)
 	@echo "  LD      $@"
-	@$(CC_STATIC) -static -s -Wl,--gc-sections -o $@ $^ $(LIBURING) -lpthread
+	@$(CC_STATIC) -static -s -Wl,--gc-sections -o $@ $^ $(LIBURING) $(LIBSECCOMP) -lpthread
 
 # Unit tests: the same sources built with the host compiler, linked with Criterion.
 $(BUILD)/host/%.o: %.c $(HDRS)
@@ -65,7 +77,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELPERS) $(HOST_OBJS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC_HOST) $(CFLAGS_BASE) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(HOST_OBJS) -lcriterion -luring -lpthread
+	@$(CC_HOST) $(CFLAGS_BASE) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(HOST_OBJS) -lcriterion -luring -lseccomp -lpthread
 
 unit: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2 || rc=1; done; exit $$rc

@@ -102,5 +102,7 @@
 #define WISP_EXIT_GUEST_CRASH 124 /* triple fault, KVM internal error */
 #define WISP_EXIT_ERROR 125       /* wisp's own error: options, files, KVM */
 #define WISP_EXIT_SIGNAL_BASE 128 /* stopped by signal N: 128 + N */
+/* A thread made a system call its seccomp filter forbids: what SIGSYS would give. */
+#define WISP_EXIT_SYSCALL_DENIED (WISP_EXIT_SIGNAL_BASE + 31)
 
 #endif

@@ -101,6 +101,17 @@ static uint8_t status_of(const struct blk_req *r, int res)
         return VIRTIO_BLK_S_OK;
 }
 
+/*
+ * After a failed fdatasync the kernel may have dropped the dirty pages it could not write
+ * and reports the error once: a later fdatasync succeeds without them. So one failed
+ * FLUSH fails every later one (as QEMU does), and the guest is never told its lost
+ * writes are safe.
+ */
+static bool flush_failed(const struct virtio_blk *b, const struct blk_req *r)
+{
+        return r->plan.op == BLK_OP_FLUSH && b->flush_failed;
+}
+
 /* Reaps completions. deliver=false (reset) drops them: the queues are going away. */
 static void reap(struct virtio_blk *b, bool deliver)
 {
@@ -114,8 +125,14 @@ static void reap(struct virtio_blk *b, bool deliver)
                 if (!r)
                         continue;
                 b->inflight--;
+                if (r->plan.op == BLK_OP_FLUSH && res < 0 && !b->flush_failed) {
+                        wisp_warn("disk '%s': flush failed (%s): writes before it may be lost; "
+                                  "every later flush fails too",
+                                  b->opt.path, strerror(-res));
+                        b->flush_failed = true;
+                }
                 if (deliver)
-                        complete(b, r, status_of(r, res));
+                        complete(b, r, flush_failed(b, r) ? VIRTIO_BLK_S_IOERR : status_of(r, res));
                 else
                         req_put(b, r);
         }

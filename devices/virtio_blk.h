@@ -45,6 +45,7 @@ struct virtio_blk {
         bool *blocked; /* per queue: popping stopped for lack of request slots */
         bool *pushed;  /* per queue: used entries added since the last notify check */
         unsigned long requests, ioerrs; /* completed; with an error status */
+        bool flush_failed; /* a FLUSH failed: every later one fails (see virtio_blk.c) */
 };
 
 /*

@@ -66,10 +66,14 @@ static void tap_failed(struct net_pair *p, int e)
 {
         p->net->stats.tap_errors++;
         if (e == EBADFD || e == EIO || e == ENODEV) {
-                if (!p->tap_dead)
+                if (!p->tap_dead) {
                         wisp_warn("tap '%s': %s: its packets are dropped from now on",
                                   p->net->opt.ifname, strerror(e));
-                tap_watch(p, false);
+                        /* Out of the loop altogether: a deleted tap polls EPOLLERR, which
+                         * epoll reports whatever the mask, so it would fire forever. */
+                        event_del(p->net->loop, &p->tap_src);
+                }
+                p->tap_watched = false;
                 p->tap_dead = true;
         }
 }
@@ -244,9 +248,11 @@ static void on_tap(void *opaque, uint32_t events)
 {
         struct net_pair *p = opaque;
 
-        (void)events;
         pthread_mutex_lock(&p->net->dev.lock);
-        if (p->attached && p->net->dev.vq_ready && p->net->dev.vq_ready[rxq(p->index)])
+        if (events & (EPOLLERR | EPOLLHUP))
+                tap_failed(p, EBADFD); /* tun polls EPOLLERR once its device is gone */
+        else if (!p->tap_dead && p->attached && p->net->dev.vq_ready &&
+                 p->net->dev.vq_ready[rxq(p->index)])
                 rx_process(p);
         else
                 tap_watch(p, false);

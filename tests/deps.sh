@@ -2,7 +2,7 @@
 # Installs what building and testing wisp needs on a fresh Debian 12, only if missing.
 set -eu
 
-pkgs="make gcc libc6-dev musl-tools linux-libc-dev libcriterion-dev liburing-dev util-linux python3 e2fsprogs bc iproute2 libseccomp-dev valgrind"
+pkgs="make gcc libc6-dev musl-tools linux-libc-dev libcriterion-dev liburing-dev libseccomp-dev util-linux python3 e2fsprogs bc iproute2 valgrind"
 
 missing=
 for p in $pkgs; do

@@ -1,10 +1,12 @@
 /* wisp's entry point: parse, set up, run, report. Only main decides to exit. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "boot/layout.h"
 #include "vmm/log.h"
 #include "vmm/options.h"
+#include "vmm/sandbox.h"
 #include "vmm/term.h"
 #include "vmm/vm.h"
 
@@ -15,12 +17,19 @@ int main(int argc, char **argv)
         char err[512];
         int status;
 
+        /* Before anything is written: a closed stderr or stdout pipe costs the output, not
+         * wisp (the first warning comes before the VM's signal set-up). */
+        signal(SIGPIPE, SIG_IGN);
         if (options_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
                 wisp_error("%s", err);
                 return WISP_EXIT_ERROR;
         }
         if (opt.cmd == WISP_CMD_HELP) {
                 fputs(options_usage(), stdout);
+                return 0;
+        }
+        if (opt.cmd == WISP_CMD_PRINT_SECCOMP) {
+                sandbox_print(stdout, &(struct sandbox_config){.enabled = true});
                 return 0;
         }
         if (opt.cmd == WISP_CMD_VERSION) {

@@ -19,6 +19,8 @@ enum opt_id {
         O_PORT,
         O_VERBOSE,
         O_STATS,
+        O_NO_SECCOMP,
+        O_PRINT_SECCOMP,
         O_HELP,
         O_VERSION
 };
@@ -31,18 +33,27 @@ struct opt_def {
 };
 
 static const struct opt_def opts[] = {
-    {O_KERNEL, 'k', "kernel", true},    {O_INITRD, 'i', "initrd", true},
-    {O_CMDLINE, 'p', "cmdline", true},  {O_CPUS, 'c', "cpus", true},
-    {O_MEM, 'm', "memory", true},       {O_ENTRY, 0, "entry", true},
-    {O_DISK, 'd', "disk", true},        {O_NET, 'n', "net", true},
-    {O_CONSOLE, 0, "console", true},    {O_PORT, 0, "port", true},
-    {O_VERBOSE, 'v', "verbose", false}, {O_STATS, 0, "stats", false},
-    {O_HELP, 'h', "help", false},       {O_VERSION, 'V', "version", false},
+    {O_KERNEL, 'k', "kernel", true},
+    {O_INITRD, 'i', "initrd", true},
+    {O_CMDLINE, 'p', "cmdline", true},
+    {O_CPUS, 'c', "cpus", true},
+    {O_MEM, 'm', "memory", true},
+    {O_ENTRY, 0, "entry", true},
+    {O_DISK, 'd', "disk", true},
+    {O_NET, 'n', "net", true},
+    {O_CONSOLE, 0, "console", true},
+    {O_PORT, 0, "port", true},
+    {O_VERBOSE, 'v', "verbose", false},
+    {O_STATS, 0, "stats", false},
+    {O_NO_SECCOMP, 0, "no-seccomp", false},
+    {O_PRINT_SECCOMP, 0, "print-seccomp", false},
+    {O_HELP, 'h', "help", false},
+    {O_VERSION, 'V', "version", false},
 };
 
 static const char usage[] =
     "usage: wisp run -k KERNEL [options]\n"
-    "       wisp --help | --version\n"
+    "       wisp --help | --version | --print-seccomp\n"
     "\n"
     "Boots a Linux kernel (bzImage or ELF vmlinux) or any PVH/64-bit ELF in a KVM VM.\n"
     "\n"
@@ -73,6 +84,9 @@ static const char usage[] =
     "                       guest) served on the Unix socket PATH; repeatable, up to 8\n"
     "  -v, --verbose        more messages (repeat for debug output)\n"
     "      --stats          print exit counts and memory use when the VM stops\n"
+    "      --no-seccomp     run without the per-thread system call filters (debugging;\n"
+    "                       a guest that escapes into wisp is then unconfined)\n"
+    "      --print-seccomp  print each thread's allowed system calls and exit\n"
     "  -h, --help           this text\n"
     "  -V, --version        wisp's version\n"
     "\n"
@@ -82,7 +96,8 @@ static const char usage[] =
     "Exit status: 0 the guest rebooted or powered off; N the guest wrote N to the\n"
     "debug-exit port 0x501; 124 the guest crashed (triple fault, KVM error);\n"
     "125 wisp failed (options, files, KVM); 128+N stopped by signal N\n"
-    "(Ctrl-A x counts as SIGINT: 130).\n";
+    "(Ctrl-A x counts as SIGINT: 130; 159 a wisp thread made a system call its\n"
+    "seccomp filter forbids).\n";
 
 const char *options_usage(void)
 {
@@ -269,6 +284,12 @@ static int apply(struct options *o, const struct opt_def *d, const char *name, c
         case O_STATS:
                 o->stats = true;
                 return 0;
+        case O_NO_SECCOMP:
+                o->seccomp = false;
+                return 0;
+        case O_PRINT_SECCOMP:
+                o->cmd = WISP_CMD_PRINT_SECCOMP;
+                return 0;
         case O_HELP:
                 o->cmd = WISP_CMD_HELP;
                 return 0;
@@ -307,6 +328,7 @@ int options_parse(int argc, char *const argv[], struct options *o, char *err, si
         o->cmd = WISP_CMD_RUN;
         o->ncpus = 1;
         o->mem = WISP_DEFAULT_MEM;
+        o->seccomp = true;
         if (argc > 1 && !strcmp(argv[1], "run")) {
                 run = true;
                 i = 2;

@@ -20,7 +20,7 @@
 #define WISP_MAX_DISKS 8
 #define WISP_MAX_NICS 4
 
-enum wisp_cmd { WISP_CMD_RUN, WISP_CMD_HELP, WISP_CMD_VERSION };
+enum wisp_cmd { WISP_CMD_RUN, WISP_CMD_HELP, WISP_CMD_VERSION, WISP_CMD_PRINT_SECCOMP };
 
 struct options {
         enum wisp_cmd cmd;
@@ -32,6 +32,7 @@ struct options {
         enum boot_entry_pref entry;
         int verbose;
         bool stats;
+        bool seccomp; /* per-thread filters (default on; --no-seccomp) */
         struct blk_options disk[WISP_MAX_DISKS];
         unsigned int ndisks;
         struct net_options nic[WISP_MAX_NICS];

@@ -1,4 +1,6 @@
 /* --stats: exit counts per vCPU and wisp's memory use net of guest RAM. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,15 +16,18 @@
  * (mincore() would also count pages the guest only read, which map the
  * shared zero page and cost nothing.)
  */
-static unsigned long long guest_resident(const struct guest_mem *mem)
+static unsigned long long guest_resident(const struct guest_mem *mem, int fd)
 {
         unsigned long long total = 0, start, end, kib;
         bool in_guest = false;
         char line[256];
-        FILE *f = fopen("/proc/self/smaps", "re");
+        FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 
-        if (!f)
+        if (!f) {
+                if (fd >= 0)
+                        close(fd);
                 return 0;
+        }
         while (fgets(line, sizeof(line), f)) {
                 if (sscanf(line, "%llx-%llx ", &start, &end) == 2) {
                         in_guest = false;
@@ -40,11 +45,13 @@ static unsigned long long guest_resident(const struct guest_mem *mem)
 }
 
 /* Current resident set size in bytes, from /proc/self/statm. */
-static unsigned long long rss_now(void)
+static unsigned long long rss_now(int fd)
 {
         unsigned long long size = 0, resident = 0;
-        FILE *f = fopen("/proc/self/statm", "re");
+        FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 
+        if (!f && fd >= 0)
+                close(fd);
         if (f) {
                 if (fscanf(f, "%llu %llu", &size, &resident) != 2)
                         resident = 0;
@@ -53,10 +60,21 @@ static unsigned long long rss_now(void)
         return resident * (unsigned long long)sysconf(_SC_PAGESIZE);
 }
 
+int stats_open(struct vm *vm)
+{
+        /* Opened before the seccomp filters load: main may not open files later. */
+        vm->stats_fd[0] = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+        vm->stats_fd[1] = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        return vm->stats_fd[0] < 0 || vm->stats_fd[1] < 0 ? -errno : 0;
+}
+
 void stats_print(struct vm *vm)
 {
         struct rusage ru;
-        unsigned long long guest = guest_resident(&vm->kvm.mem), rss = rss_now();
+        unsigned long long guest = guest_resident(&vm->kvm.mem, vm->stats_fd[0]),
+                           rss = rss_now(vm->stats_fd[1]);
+
+        vm->stats_fd[0] = vm->stats_fd[1] = -1; /* closed by the readers */
 
         for (unsigned int i = 0; i < vm->ncpus; i++) {
                 const struct vcpu_stats *s = &vm->cpu[i].stats;

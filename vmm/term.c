@@ -50,15 +50,37 @@ bool term_raw_enter(int fd)
         return true;
 }
 
+/* The handled signals' names; async-signal-safe (no strsignal). */
+static const char *fatal_name(int sig)
+{
+        switch (sig) {
+        case SIGSEGV:
+                return " (SIGSEGV)\n";
+        case SIGBUS:
+                return " (SIGBUS)\n";
+        case SIGILL:
+                return " (SIGILL)\n";
+        case SIGFPE:
+                return " (SIGFPE)\n";
+        case SIGABRT:
+                return " (SIGABRT)\n";
+        default:
+                return "\n";
+        }
+}
+
 static void fatal(int sig)
 {
         static const char msg[] = "\r\nwisp: fatal signal ";
-        char num[4] = {(char)('0' + sig / 10), (char)('0' + sig % 10), '\n', 0};
+        char num[2] = {(char)('0' + sig / 10), (char)('0' + sig % 10)};
+        const char *name = fatal_name(sig);
 
         term_restore();
         (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        (void)!write(STDERR_FILENO, num, 3);
-        signal(sig, SIG_DFL);
+        (void)!write(STDERR_FILENO, sig < 10 ? num + 1 : num, sig < 10 ? 1 : 2);
+        (void)!write(STDERR_FILENO, name, strlen(name));
+        /* SA_RESETHAND already restored the default action (rt_sigaction is
+         * not in the seccomp lists after start-up). */
         raise(sig);
 }
 

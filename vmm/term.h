@@ -16,7 +16,8 @@ void term_restore(void);
 
 /*
  * Installs handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT that
- * restore the terminal, say which signal, and die by it.
+ * restore the terminal, say which signal ("wisp: fatal signal 11 (SIGSEGV)"),
+ * and die by it (a shell sees 128 + N).
  */
 void term_install_fatal_handlers(void);
 

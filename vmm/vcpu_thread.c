@@ -72,10 +72,8 @@ static void kick(int sig)
         (void)sig; /* only interrupts KVM_RUN */
 }
 
-void *vcpu_thread_main(void *arg)
+void vcpu_thread_signals(void)
 {
-        struct vcpu_thread *t = arg;
-        struct vm *vm = t->vm;
         struct sigaction sa = {.sa_handler = kick};
         sigset_t set;
 
@@ -84,6 +82,11 @@ void *vcpu_thread_main(void *arg)
         sigemptyset(&set);
         sigaddset(&set, SIGUSR1);
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void *vcpu_thread_main(struct vcpu_thread *t)
+{
+        struct vm *vm = t->vm;
 
         while (!atomic_load(&vm->stopping) && atomic_load(&vm->exit_status) < 0) {
                 int r = kvm_vcpu_run(&t->vcpu);

@@ -261,12 +261,12 @@ static void on_signal(void *opaque, uint32_t events)
         }
 }
 
-/* Signals become events: blocked in every thread, read from a signalfd. */
+/* Signals become events: blocked in every thread, read from a signalfd (SIGPIPE is
+ * ignored from the start, in main). */
 static int setup_signals(struct vm *vm)
 {
         sigset_t set;
 
-        signal(SIGPIPE, SIG_IGN);
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
@@ -454,15 +454,23 @@ int vm_setup(struct vm *vm, const struct options *o, char *err, size_t errlen)
         vm->opt = o;
         vm->ncpus = o->ncpus;
         vm->stop_fd = vm->signal_fd = -1;
+        vm->stats_fd[0] = vm->stats_fd[1] = -1;
         vm->loop.epfd = -1;
         vm->con.room_fd = vm->con.ready_fd = -1;
         atomic_init(&vm->exit_status, -1);
+        pthread_mutex_init(&vm->gate.lock, NULL);
+        pthread_cond_init(&vm->gate.cond, NULL);
+        vm->sandbox = (struct sandbox_config){.enabled = o->seccomp, .stats = o->stats};
         io_bus_init(&vm->pio, "port");
         io_bus_init(&vm->mmio, "mmio");
 
         r = check_memory(o, err, errlen);
         if (r < 0)
                 return r;
+        if (o->stats && stats_open(vm) < 0) {
+                snprintf(err, errlen, "--stats: cannot open /proc/self/smaps or statm");
+                return -EIO;
+        }
         r = open_boot_files(o, &files, err, errlen);
         if (r == 0)
                 r = open_disks(vm, o, err, errlen);
@@ -497,65 +505,16 @@ out:
         return create_vcpus(vm, &plan, err, errlen);
 }
 
-static void stop_vcpus(struct vm *vm)
+int vm_start_console(struct vm *vm)
 {
-        atomic_store(&vm->stopping, true);
-        if (!vm->cpu)
-                return;
-        for (unsigned int i = 0; i < vm->ncpus; i++) {
-                struct vcpu_thread *t = &vm->cpu[i];
-
-                if (!t->started)
-                        continue;
-                /* immediate_exit covers a kick that lands before KVM_RUN. */
-                t->vcpu.run->immediate_exit = 1;
-                pthread_kill(t->thread, SIGUSR1);
-        }
-        for (unsigned int i = 0; i < vm->ncpus; i++)
-                if (vm->cpu[i].started) {
-                        pthread_join(vm->cpu[i].thread, NULL);
-                        vm->cpu[i].started = false;
-                }
-}
-
-int vm_run(struct vm *vm)
-{
-        pthread_attr_t attr;
-        int r = 0;
-
         vm->tty = term_raw_enter(STDIN_FILENO);
-        r = console_init(&vm->con, &vm->loop, console_sink(vm), STDIN_FILENO, STDOUT_FILENO,
-                         vm->tty, console_quit, vm);
-        if (r < 0) {
-                wisp_error("cannot set up the console: %s", strerror(-r));
-                return WISP_EXIT_ERROR;
-        }
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 << 10);
-        for (unsigned int i = 0; i < vm->ncpus; i++) {
-                r = pthread_create(&vm->cpu[i].thread, &attr, vcpu_thread_main, &vm->cpu[i]);
-                if (r) {
-                        wisp_error("cannot start vCPU %u: %s", i, strerror(r));
-                        vm_request_stop(vm, WISP_EXIT_ERROR);
-                        break;
-                }
-                vm->cpu[i].started = true;
-        }
-        pthread_attr_destroy(&attr);
-        r = event_loop_run(&vm->loop, &vm->stopping);
-        if (r < 0) {
-                wisp_error("event loop failed: %s", strerror(-r));
-                vm_request_stop(vm, WISP_EXIT_ERROR);
-        }
-        stop_vcpus(vm);
-        if (vm->opt->stats)
-                stats_print(vm);
-        return atomic_load(&vm->exit_status);
+        return console_init(&vm->con, &vm->loop, console_sink(vm), STDIN_FILENO, STDOUT_FILENO,
+                            vm->tty, console_quit, vm);
 }
 
 void vm_teardown(struct vm *vm)
 {
-        stop_vcpus(vm);
+        vm_stop_vcpus(vm);
         if (vm->cpu)
                 for (unsigned int i = 0; i < vm->ncpus; i++)
                         if (vm->cpu[i].vcpu.vm)
@@ -588,6 +547,9 @@ void vm_teardown(struct vm *vm)
                 close(vm->stop_fd);
         if (vm->signal_fd >= 0)
                 close(vm->signal_fd);
+        for (int i = 0; i < 2; i++)
+                if (vm->stats_fd[i] >= 0)
+                        close(vm->stats_fd[i]);
         event_loop_close(&vm->loop);
         kvm_vm_close(&vm->kvm);
         uart_destroy(&vm->com1);

@@ -21,6 +21,7 @@
 #include "vmm/console.h"
 #include "vmm/event.h"
 #include "vmm/options.h"
+#include "vmm/sandbox.h"
 
 /* Per-vCPU exit counters, for --stats and the benchmarks. */
 struct vcpu_stats {
@@ -33,6 +34,13 @@ struct vcpu_thread {
         pthread_t thread;
         bool started;
         struct vcpu_stats stats;
+};
+
+/* Holds the vCPUs back until every thread has loaded its seccomp filter (run.c). */
+struct start_gate {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool io_ready, open;
 };
 
 struct vm {
@@ -59,6 +67,9 @@ struct vm {
         atomic_int exit_status; /* -1 until the first reason to stop */
         atomic_bool stopping;   /* set by the event loop; vCPUs leave KVM_RUN */
         bool tty;
+        struct sandbox_config sandbox;
+        int stats_fd[2]; /* --stats: /proc/self/smaps and statm, read (and closed) at the end */
+        struct start_gate gate;
 };
 
 /*
@@ -67,6 +78,12 @@ struct vm {
  * Nothing runs yet. Returns 0, or -errno with err naming the problem.
  */
 int vm_setup(struct vm *vm, const struct options *o, char *err, size_t errlen);
+
+/* Puts the terminal in raw mode and starts serving the console (vm.c). 0 or -errno. */
+int vm_start_console(struct vm *vm);
+
+/* Stops and joins the vCPU threads that were started (run.c). Idempotent. */
+void vm_stop_vcpus(struct vm *vm);
 
 /* Starts the vCPUs, serves events until a stop, stops and joins the vCPUs. Returns the exit status.
  */
@@ -78,10 +95,19 @@ void vm_teardown(struct vm *vm);
 /* Asks for a stop with status; the first request wins. Any thread. */
 void vm_request_stop(struct vm *vm, int status);
 
-/* Prints exit counts and memory use to stderr (stats.c). */
+/* --stats: opens what stats_print reads, before the filters load (stats.c). 0 or -errno. */
+int stats_open(struct vm *vm);
+
+/* Prints exit counts and memory use to stderr, closing the stats fds (stats.c). */
 void stats_print(struct vm *vm);
 
-/* The vCPU thread body (vcpu_thread.c). */
-void *vcpu_thread_main(void *arg);
+/* The vCPU thread body (vcpu_thread.c): KVM_RUN until a stop. */
+void *vcpu_thread_main(struct vcpu_thread *t);
+
+/* Sets up the calling vCPU thread's SIGUSR1 kick; before its filter (vcpu_thread.c). */
+void vcpu_thread_signals(void);
+
+/* A vCPU thread's start: its name and filter, then the gate, then the body (run.c). */
+void *vcpu_thread_start(void *arg);
 
 #endif

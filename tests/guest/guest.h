@@ -185,6 +185,7 @@ void test_hang(const struct boot_info *bi) __attribute__((noreturn));
 void test_fault(const struct boot_info *bi) __attribute__((noreturn));
 void test_blk(const struct boot_info *bi) __attribute__((noreturn));
 void test_blkbench(const struct boot_info *bi) __attribute__((noreturn));
+void test_blkfault(const struct boot_info *bi) __attribute__((noreturn));
 void test_hostile(const struct boot_info *bi) __attribute__((noreturn));
 void test_net(const struct boot_info *bi) __attribute__((noreturn));
 void test_hostile_net(const struct boot_info *bi) __attribute__((noreturn));

@@ -15,6 +15,7 @@ static const struct {
     {"fault", test_fault},
     {"blk", test_blk},
     {"blkbench", test_blkbench},
+    {"blkfault", test_blkfault},
     {"net", test_net},
     {"netbench", test_netbench},
     {"console", test_console},

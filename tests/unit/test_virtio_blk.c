@@ -626,6 +626,38 @@ Test(blk, flush_completes_ok)
         cr_assert_eq(used, 1);
 }
 
+/*
+ * Durability: a failing fsync is an I/O error, never a later success. Linux reports a
+ * writeback error to fdatasync once and may drop the pages it could not write, so the
+ * next fdatasync succeeds: the device must keep failing FLUSH. The fsync fails here
+ * because the image's fd is swapped for a pipe (fsync on a pipe is EINVAL).
+ */
+Test(blk, a_failed_flush_fails_every_later_flush)
+{
+        struct rq r;
+        int p[2], saved;
+
+        attach("", 1);
+        driver_up(WANT);
+        cr_assert_eq(pipe(p), 0);
+        saved = dup(b.fd);
+        cr_assert_geq(saved, 0);
+        cr_assert_geq(dup2(p[1], b.fd), 0);
+        r = post(0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+        cr_assert_eq(run1(&r, NULL), VIRTIO_BLK_S_IOERR, "the failing fsync");
+        cr_assert_geq(dup2(saved, b.fd), 0, "the image is back: fsync would succeed now");
+        close(saved);
+        close(p[0]);
+        close(p[1]);
+        r = post(0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+        cr_assert_eq(run1(&r, NULL), VIRTIO_BLK_S_IOERR, "a later flush");
+        r = post(0, VIRTIO_BLK_T_OUT, 8, 512, false);
+        cr_assert_eq(run1(&r, NULL), VIRTIO_BLK_S_OK, "writes still work");
+        r = post(0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+        cr_assert_eq(run1(&r, NULL), VIRTIO_BLK_S_IOERR, "a flush after new writes");
+        cr_assert_eq(b.ioerrs, 3);
+}
+
 Test(blk, get_id_returns_the_serial)
 {
         uint32_t used;

@@ -637,6 +637,31 @@ Test(vnet, tx_to_a_full_tap_drops_and_recovers)
         cr_assert_eq(tap_recv(0, got, sizeof(got)), (ssize_t)len, "works again once drained");
 }
 
+/*
+ * A tap deleted while running polls EPOLLERR (a socketpair whose peer is gone: EPOLLHUP),
+ * which epoll reports whatever the mask: the device must drop the tap from the loop, or
+ * the loop spins on it forever. Frames sent afterwards are dropped and counted.
+ */
+Test(vnet, a_vanished_tap_leaves_the_event_loop)
+{
+        uint8_t buf[2048];
+        uint32_t len = frame(buf, &plain_hdr, 12, 100, 1);
+
+        attach("tap=t0");
+        driver_up(WANT);
+        close(peer[0]);
+        peer[0] = -1;
+        cr_assert_geq(vph_poll(&h, 100), 1, "the hang-up is reported");
+        cr_assert(n.pair[0].tap_dead);
+        cr_assert_eq(vph_poll(&h, 50), 0, "and then nothing: the tap is out of the loop");
+        post(1, buf, len, 0, false);
+        kick(1);
+        wait_used(1, 1);
+        cr_assert_eq(n.stats.tx_dropped, 1);
+        cr_assert_eq(n.stats.tx_frames, 0);
+        cr_assert_eq(vph_poll(&h, 50), 0, "still nothing");
+}
+
 /* --- RX ------------------------------------------------------------------------------------- */
 
 static void rx_one(uint64_t want, uint16_t expect_nb)
