@@ -30,6 +30,19 @@ san_no_seccomp() {
 	fi
 }
 
+# san_skip_seccomp: with --no-seccomp in force, the tests of the filters themselves cannot
+# hold; adds them to the caller's skip array. (The filters list the musl binary's system
+# calls: glibc makes others, e.g. epoll_wait where musl makes epoll_pwait, so a glibc build
+# under its filters dies of SIGSYS at once. build/wisp runs them in the integration tier.)
+san_skip_seccomp() {
+	local t why="needs the seccomp filters, which the glibc sanitizer builds run without"
+	[ "${WISP_NO_SECCOMP:-0}" = 1 ] || return 0
+	for t in test_seccomp_forbidden_call_from_main test_seccomp_forbidden_call_from_io_thread \
+		test_seccomp_forbidden_call_from_vcpu test_seccomp_every_thread_is_filtered; do
+		skip[$t]=$why
+	done
+}
+
 # san_itests LOGROOT [TEST...]: every test_* of every tests/integration/t_*.sh but the Linux
 # tier (or only the TESTs named), one report directory LOGROOT/TEST each. The caller's
 # associative array skip[TEST]=REASON names the tests left out, each with its reason.

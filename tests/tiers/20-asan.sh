@@ -22,15 +22,34 @@ fi
 passed=0 failed=0 skipped=0
 . tests/sanitize/lib.sh
 
+# Unit tests that cannot hold under ASan, by binary, each with its reason.
+declare -A unit_skip=(
+	# These load a real seccomp filter in a forked child, then expect a clean _exit (or the
+	# SIGSYS report's). ASan's code before any noreturn call (__asan_handle_no_return) asks
+	# sigaltstack(2) where the stack is; the filter forbids that, so the child dies of SIGSYS.
+	[test_sandbox]="a_forbidden_call_ends_the_process_with_159 no_executable_mappings_after_start_up ioctl_is_filtered_by_request"
+)
+declare -A unit_skip_why=(
+	[test_sandbox]="ASan calls sigaltstack(2) before _exit; the filter under test forbids it"
+)
+
 echo "-- unit tests (Criterion, ASan + UBSan)"
 for t in build/asan/unit/test_*; do
 	n=$(basename "$t")
 	d=$logs/unit/$n
 	mkdir -p "$d"
+	filter=()
+	if [ -n "${unit_skip[$n]:-}" ]; then
+		for s in ${unit_skip[$n]}; do
+			echo "  skip $n: $s: ${unit_skip_why[$n]}"
+			skipped=$((skipped + 1))
+		done
+		filter=(--filter "*/!($(echo ${unit_skip[$n]} | tr ' ' '|'))")
+	fi
 	# Criterion runs the tests in worker processes; each writes its own report file.
 	ASAN_OPTIONS="exitcode=99:log_path=$d/rep:detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1" \
 		UBSAN_OPTIONS="exitcode=99:log_path=$d/rep:halt_on_error=1:print_stacktrace=1" \
-		"$t" --jobs 2 >"$d.log" 2>&1
+		"$t" --jobs 2 "${filter[@]}" >"$d.log" 2>&1
 	syn=$(grep -a 'Synthesis' "$d.log" | tail -n 1)
 	p=$(echo "$syn" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
 	f=$(echo "$syn" | sed -n 's/.*Failing: \([0-9]*\).*Crashing: \([0-9]*\).*/\1 \2/p')
@@ -63,8 +82,9 @@ else
 	export OUTDIR=build/asan/itest
 	WISP_NO_SECCOMP=$(san_no_seccomp build/asan/wisp)
 	export WISP_NO_SECCOMP
-	# Tests that cannot hold under the sanitizers, each with its reason (none so far).
+	# Tests that cannot hold under the sanitizers, each with its reason.
 	declare -A skip=()
+	san_skip_seccomp
 	san_itests "$logs"
 	echo "   integration: $(($(date +%s) - start_int))s"
 	# Opt-in (~10 min on kvm_pvm): the Linux tier too, real Linux drivers against the devices.

@@ -65,6 +65,7 @@ else
 	WISP_NO_SECCOMP=$(san_no_seccomp build/vg/wisp)
 	export WISP_NO_SECCOMP
 	declare -A skip=()
+	san_skip_seccomp
 	# Deadlines in the test guest (see tests/sanitize/lib.sh) can pass under valgrind.
 	export SAN_RETRY=1
 	if [ "${VG_ALL:-0}" = 1 ]; then
