@@ -52,6 +52,10 @@ cases=(
 	test_missing_kernel test_not_a_kernel test_truncated_elf_kernel test_initrd_larger_than_ram
 	test_missing_disk test_disk_locked_by_another_vm test_bad_net_options
 	test_port_path_not_a_socket_is_refused test_unknown_option
+	# host faults: a disk returning EIO, the tap deleted under a running VM, SIGTERM with
+	# disk I/O in flight (teardown with requests outstanding)
+	test_fault_eio_sectors_give_ioerr test_fault_tap_deleted_while_running
+	test_fault_sigterm_with_io_in_flight
 	# the terminal: raw while running, restored after the escape key and after a crash
 	test_tty_escape_key_stops_vm test_tty_restored_after_guest_crash
 )
