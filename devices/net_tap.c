@@ -118,6 +118,11 @@ static int tap_error(char *err, size_t errlen, const char *ifname, int e)
                          ifname, ifname);
         else if (e == ENOENT || e == ENODEV)
                 snprintf(err, errlen, "tap '%s': /dev/net/tun is missing (modprobe tun)", ifname);
+        else if (e == EBUSY) /* TUNSETIFF on a tap without IFF_MULTI_QUEUE already attached */
+                snprintf(err, errlen,
+                         "tap '%s': in use by another process (another VM?): a tap without "
+                         "multi_queue takes one user",
+                         ifname);
         else if (e == EINVAL)
                 snprintf(err, errlen,
                          "tap '%s': cannot attach: it exists but is not a tap with matching "

@@ -15,6 +15,7 @@
 
 #define NET_MAX_SEGS 64                 /* MAX_SKB_FRAGS + header + linear part, with room */
 #define NET_RX_BATCH 64                 /* frames per tap event before yielding to other fds */
+#define NET_TX_BATCH 128                /* chains per turn before yielding to other fds */
 #define NET_MAX_MRG_BUFS NET_QUEUE_SIZE /* buffers one merged frame may take */
 #define NET_CHAIN_BYTES (sizeof(struct virtq_chain) + NET_MAX_SEGS * sizeof(struct virtq_seg))
 
@@ -117,9 +118,17 @@ static void tx_process(struct net_pair *p)
         unsigned long rejected = vq->stats.rejected;
         CHAIN(ch);
 
-        for (;;) {
-                int got = virtq_pop(vq, &ch.c);
+        for (unsigned int done = 0;; done++) {
+                int got;
 
+                /* A driver that refills the ring as fast as it drains would keep
+                 * the I/O thread here for good, starving RX and every other
+                 * device: after a batch, come back through the kick. */
+                if (done == NET_TX_BATCH) {
+                        virtio_device_requeue(&n->dev, q);
+                        break;
+                }
+                got = virtq_pop(vq, &ch.c);
                 if (got < 0) {
                         virtio_device_broken(&n->dev);
                         break;

@@ -57,7 +57,11 @@ struct virtio_device {
         /* Set by the device when the driver broke the rules (e.g. a ring the
          * queue code declared broken): the core reports NEEDS_RESET. */
         void (*needs_reset)(struct virtio_device *d);
-        void *core; /* the transport, for needs_reset */
+        /* Set by the core: queue q has more work than one turn should take;
+         * the core raises its kick again, so the device is called back after
+         * the I/O thread has served its other fds. */
+        void (*requeue)(struct virtio_device *d, unsigned int q);
+        void *core; /* the transport, for needs_reset and requeue */
 };
 
 /* The device model reports that the driver misbehaved: NEEDS_RESET + config interrupt. */
@@ -65,6 +69,13 @@ static inline void virtio_device_broken(struct virtio_device *d)
 {
         if (d->needs_reset)
                 d->needs_reset(d);
+}
+
+/* The device stops after a batch on queue q and asks to be called again (fairness). */
+static inline void virtio_device_requeue(struct virtio_device *d, unsigned int q)
+{
+        if (d->requeue)
+                d->requeue(d, q);
 }
 
 #endif

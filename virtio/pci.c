@@ -289,6 +289,11 @@ static void on_resample(void *opaque, uint32_t events)
 
 /* --- kicks ---------------------------------------------------------------- */
 
+static void requeue(struct virtio_device *d, unsigned int q)
+{
+        vp_kick(d->core, q);
+}
+
 static void on_kick(void *opaque, uint32_t events)
 {
         struct virtio_pci_queue *q = opaque;
@@ -469,6 +474,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct virtio_device *dev, enum virti
         dev->mem = env->mem;
         dev->irq = (struct virtio_irq){.queue = irq_queue, .config = irq_config, .ctx = vp};
         dev->needs_reset = needs_reset;
+        dev->requeue = requeue;
         dev->core = vp;
         vp->pci.bar[VIRTIO_PCI_BAR_MSIX] = (struct pci_bar_def){.type = PCI_BAR_MEM32,
                                                                 .size = VIRTIO_PCI_MSIX_BAR_SIZE,

@@ -155,7 +155,6 @@ int vm_run(struct vm *vm)
         }
         pthread_join(io, NULL);
         vm_stop_vcpus(vm);
-        if (vm->opt->stats)
-                stats_print(vm);
+        vm->ran = true; /* --stats prints at teardown, once the disks have drained */
         return atomic_load(&vm->exit_status);
 }

@@ -42,6 +42,7 @@ static const struct sandbox_call every_thread[] = {
     CALL(mmap, SANDBOX_ARGS_NO_EXEC, "the allocator; never executable"),
     CALL(munmap, SANDBOX_ARGS_ANY, "the allocator"),
     CALL(madvise, SANDBOX_ARGS_MADV_FREE, "the allocator returns pages"),
+    CALL(brk, SANDBOX_ARGS_ANY, "the allocator grows its metadata area"),
     CALL(clock_gettime, SANDBOX_ARGS_ANY, "where the vDSO falls back to the system call"),
     CALL(ioctl, SANDBOX_ARGS_IOCTL, "only the requests listed"),
 };

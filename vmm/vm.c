@@ -519,8 +519,6 @@ void vm_teardown(struct vm *vm)
                 for (unsigned int i = 0; i < vm->ncpus; i++)
                         if (vm->cpu[i].vcpu.vm)
                                 kvm_vcpu_destroy(&vm->cpu[i].vcpu);
-        free(vm->cpu);
-        vm->cpu = NULL;
         /* vCPUs are gone: unplug the functions (their BARs and ioeventfds)
          * while the devices still exist, then finish disk I/O in flight and
          * flush the images. */
@@ -528,6 +526,11 @@ void vm_teardown(struct vm *vm)
                 pci_bus_destroy(&vm->pci);
         for (unsigned int i = 0; i < vm->ndisks; i++)
                 virtio_blk_close(&vm->disk[i]);
+        /* After the disks drained, so every request the guest made is counted. */
+        if (vm->ran && vm->opt->stats)
+                stats_print(vm);
+        free(vm->cpu);
+        vm->cpu = NULL;
         free(vm->disk);
         vm->disk = NULL;
         vm->ndisks = 0;

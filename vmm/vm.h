@@ -67,6 +67,7 @@ struct vm {
         atomic_int exit_status; /* -1 until the first reason to stop */
         atomic_bool stopping;   /* set by the event loop; vCPUs leave KVM_RUN */
         bool tty;
+        bool ran; /* vm_run got as far as starting the guest */
         struct sandbox_config sandbox;
         int stats_fd[2]; /* --stats: /proc/self/smaps and statm, read (and closed) at the end */
         struct start_gate gate;

@@ -192,5 +192,6 @@ void test_hostile_net(const struct boot_info *bi) __attribute__((noreturn));
 void test_netbench(const struct boot_info *bi) __attribute__((noreturn));
 void test_console(const struct boot_info *bi) __attribute__((noreturn));
 void test_hostile_console(const struct boot_info *bi) __attribute__((noreturn));
+void test_load(const struct boot_info *bi) __attribute__((noreturn));
 
 #endif

@@ -15,6 +15,11 @@ void reset_reinit(struct blk *b, const char *why);
 /* The request came back refused: length 0 or an error status, not OK, not never. */
 void expect_refused(u32 st, const char *what);
 void expect_refused2(u32 st, const char *what, const char *detail);
+/* Byte comparisons in ring 3 (test_hostile5.c): a == b, and every byte of p == v. */
+bool r3_equal(const void *a, const void *b, u64 len);
+bool r3_all(const void *p, u64 len, u8 v);
+/* NEEDS_RESET and a config interrupt (entry 0) after mark, within 2 s (legacy: may lack it). */
+void wait_needs_reset(struct blk *b, u32 mark, const char *what);
 
 void test_hostile_pci_fuzz(const struct boot_info *bi, struct blk *b);
 void h_geometry(struct blk *b);
@@ -24,5 +29,9 @@ void h_reset_inflight(struct blk *b);
 void h_dup_head(struct blk *b);
 void h_chain_forms(struct blk *b);
 void h_discard(struct blk *b);
+void h_flood(struct blk *b);
+void h_rewrite(struct blk *b);
+void h_reset_io(struct blk *b);
+void h_ro_declined(struct blk *b);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
     {"net", test_net},
     {"netbench", test_netbench},
     {"console", test_console},
+    {"load", test_load},
 };
 
 void guest_main(u32 kind, u64 ptr)

@@ -497,7 +497,7 @@ static void desc_addr(struct blk *b)
 
 /* --- avail index jumps ------------------------------------------------------------ */
 
-static void wait_needs_reset(struct blk *b, u32 mark, const char *what)
+void wait_needs_reset(struct blk *b, u32 mark, const char *what)
 {
         struct vdev *d = &b->v;
         u8 cfg_vec = b->idt_base; /* entry 0: the config vector */
@@ -667,6 +667,10 @@ static const struct {
     {"dup-head", h_dup_head},
     {"chain-forms", h_chain_forms},
     {"discard", h_discard},
+    {"flood", h_flood},
+    {"rewrite", h_rewrite},
+    {"reset-io", h_reset_io},
+    {"ro-declined", h_ro_declined},
 };
 
 void test_hostile(const struct boot_info *bi)

@@ -168,6 +168,7 @@ static void bar_write(struct pci_fn *f, int n, u64 addr)
 static void remap(struct blk *b)
 {
         struct vdev *d = &b->v;
+        u16 nused = d->msix.nused; /* msix_probe starts afresh */
 
         if (!pci_size_bars(d->pci))
                 hfail("bars: sizing failed after a move");
@@ -176,7 +177,7 @@ static void remap(struct blk *b)
         if (d->have_msix && !msix_probe(&d->msix, d->pci))
                 hfail("bars: MSI-X capability unusable after a move");
         if (d->have_msix)
-                msix_enable(&d->msix, b->idt_base, d->msix.nused);
+                msix_enable(&d->msix, b->idt_base, nused);
         reset_reinit(b, "bars");
 }
 
@@ -237,6 +238,19 @@ void h_bars(struct blk *b)
                 kprintf("hostile: bars: I/O BAR 0 over 0xcf8 (0x%lx): config access still works\n",
                         0xcf8 & ~(io - 1));
         }
+        /* 6. a 64-bit BAR past any physical address, and ending exactly at 2^64 (base + size
+         * wraps to 0): mapped or left unmapped, never a crash; config access still works */
+        if (f->bar[mbar].is64) {
+                u64 far[] = {1UL << 63, 0UL - size};
+
+                for (u32 i = 0; i < ARRAY_SIZE(far); i++) {
+                        bar_write(f, mbar, far[i]);
+                        if (pci_read(f, PCI_VENDOR_ID, 2) != f->vendor)
+                                hfail("bars: config access broken by BAR %d at 0x%lx", mbar,
+                                      far[i]);
+                        kprintf("hostile: bars: BAR %d at 0x%lx: no crash\n", mbar, far[i]);
+                }
+        }
         /* Back where the firmware put them. */
         for (int i = 0; i < PCI_STD_NUM_BARS; i++)
                 if (f->bar[i].size || orig[i])
@@ -293,44 +307,6 @@ void h_reset_inflight(struct blk *b)
         if (!blk_reinit(b))
                 hfail("reset-inflight: no re-initialisation after the reset");
         sanity(b, "a reset with requests in flight");
-}
-
-/* --- the same head twice in the avail ring ------------------------------------------- */
-
-void h_dup_head(struct blk *b)
-{
-        struct vq *q = &b->vq[0];
-        struct vbuf v = {(u64)hbuf2, 4096, true};
-        int head = blk_prepare(b, 0, VIRTIO_BLK_T_IN, 0, &v, 1, false);
-        u32 served = 0, refused = 0, id, len;
-        u64 end = deadline_ms(1000);
-
-        vq_publish(q, (u16)head);
-        vq_publish(q, (u16)head);
-        vq_kick(q, true);
-        while (!deadline_passed(end)) {
-                if (*(volatile u16 *)&q->used->idx == q->last_used)
-                        continue;
-                id = q->used->ring[q->last_used & (q->size - 1)].id;
-                len = q->used->ring[q->last_used & (q->size - 1)].len;
-                q->last_used++;
-                if (id != (u32)head)
-                        hfail("dup-head: used id %u, only %d was submitted", id, head);
-                if (len)
-                        served++;
-                else
-                        refused++;
-        }
-        kprintf("hostile: dup-head: head %d twice: %u served, %u returned with length 0, status "
-                "0x%x\n",
-                head, served, refused, b->v.ops->get_status(&b->v));
-        if (served > 1)
-                hfail("dup-head: one head in flight twice was served twice");
-        if (served + refused < 2 && !(b->v.ops->get_status(&b->v) & VIRTIO_CONFIG_S_NEEDS_RESET) &&
-            !b->v.legacy)
-                hfail("dup-head: the duplicate was neither returned nor reported (NEEDS_RESET)");
-        reset_reinit(b, "dup-head");
-        sanity(b, "a head submitted twice");
 }
 
 /* --- malformed chains: hand-made descriptors ----------------------------------------- */

@@ -144,7 +144,7 @@ net_boot() {
 
 if want net; then
 	net_boot
-	verdict "virtio-console shell on hvc0, named port, virtio-net: ping and TCP both ways" "$secs" $?
+	verdict "disk, virtio-console shell on hvc0, named port, virtio-net (ping, TCP both ways), under the seccomp filters" "$secs" $?
 fi
 
 echo "$passed passed, $failed failed"

@@ -87,11 +87,14 @@ hostile_case() { # SCENARIO TRANSPORT DRIVER
 # One test per scenario and interface, so a failure names its rule (hostile-all runs them
 # back to back). Modern driver on a modern device, legacy driver on a transitional one.
 for _s in queue-regs queue-select msix notify chain chain-forms desc-addr sector status \
-	avail-jump geometry config bars reset-inflight dup-head discard; do
+	avail-jump geometry config bars reset-inflight dup-head discard reset-io; do
 	eval "test_hostile_${_s//-/_}_modern() { hostile_case $_s modern modern; }"
 	eval "test_hostile_${_s//-/_}_legacy() { hostile_case $_s transitional legacy; }"
 done
 unset _s
+# Every scenario back to back on one device: what one leaves behind must not break the next
+# (this found remap() re-enabling MSI-X with no vectors after hostile-bars).
+test_hostile_all_in_sequence() { hostile_case all modern modern; }
 test_hostile_pci_fuzz() { hostile_case pci-fuzz transitional modern; }
 test_hostile_pci_fuzz_legacy_driver() { hostile_case pci-fuzz legacy legacy; }
 

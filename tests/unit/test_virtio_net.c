@@ -638,6 +638,37 @@ Test(vnet, tx_to_a_full_tap_drops_and_recovers)
 }
 
 /*
+ * A driver that keeps the TX ring full must not keep the I/O thread to itself: the device
+ * sends one batch per turn and re-raises its own kick for the rest, so the other fds
+ * (RX, other devices) get served in between, and nothing is lost.
+ */
+Test(vnet, tx_yields_after_a_batch_and_comes_back_for_the_rest)
+{
+        uint8_t buf[128];
+        unsigned int total = 200;
+
+        attach("tap=t0");
+        driver_up(WANT);
+        for (unsigned int i = 0; i < total; i++) {
+                uint32_t len = frame(buf, &plain_hdr, 12, 60, (uint8_t)i);
+
+                post_split(1, buf, len, 0, 0, false);
+        }
+        kick(1);
+        cr_assert_eq(vph_poll(&h, 1000), 1, "the kick");
+        cr_assert_eq(pending_used(1), 128, "one turn sends one batch: %u", pending_used(1));
+        wait_used(1, total);
+        cr_assert_eq(n.stats.tx_frames, total);
+        for (unsigned int i = 0; i < total; i++) {
+                uint32_t len = frame(buf, &plain_hdr, 12, 60, (uint8_t)i);
+
+                cr_assert_eq(tap_recv(0, got, sizeof(got)), (ssize_t)len, "frame %u", i);
+                cr_assert_eq(memcmp(got, buf, len), 0, "frame %u, in order", i);
+        }
+        tap_empty(0);
+}
+
+/*
  * A tap deleted while running polls EPOLLERR (a socketpair whose peer is gone: EPOLLHUP),
  * which epoll reports whatever the mask: the device must drop the tap from the loop, or
  * the loop spins on it forever. Frames sent afterwards are dropped and counted.
