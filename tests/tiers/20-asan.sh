@@ -33,6 +33,17 @@ declare -A unit_skip_why=(
 	[test_sandbox]="ASan calls sigaltstack(2) before _exit; the filter under test forbids it"
 )
 
+# criterion_leak REPORT: 0 when REPORT is only LeakSanitizer leaks whose allocating frame
+# (#1, the caller of malloc) is in libcriterion: Criterion's own bookkeeping, now and then
+# (seen once in a loaded run: 48 bytes calloc'd by its worker code). A leak by wisp's code
+# or a test's has that code as frame #1 and is counted.
+criterion_leak() {
+	grep -q 'ERROR: LeakSanitizer' "$1" && ! grep -q 'ERROR: AddressSanitizer\|runtime error' "$1" &&
+		awk '/^(Direct|Indirect) leak/ { want = 1; next }
+			want && /^ *#1 / { want = 0; n++; if ($0 ~ /libcriterion\.so/) c++ }
+			END { exit !(n > 0 && n == c) }' "$1"
+}
+
 echo "-- unit tests (Criterion, ASan + UBSan)"
 for t in build/asan/unit/test_*; do
 	n=$(basename "$t")
@@ -61,6 +72,12 @@ for t in build/asan/unit/test_*; do
 	set -- $f
 	bad=$(($1 + $2))
 	# A leak shows up only in a report file (the worker exits after its test passed).
+	for r in "$d"/*; do
+		[ -f "$r" ] && criterion_leak "$r" && {
+			echo "  note $n: a leak inside libcriterion itself, not counted: $r"
+			mv "$r" "$d.criterion-leak.$(basename "$r")"
+		}
+	done
 	nrep=$(find "$d" -type f | wc -l)
 	[ "$nrep" -gt "$bad" ] && bad=$nrep && p=$((p > nrep ? p - nrep : 0))
 	passed=$((passed + p)) failed=$((failed + bad))
