@@ -95,7 +95,8 @@ static void ctrl_send(struct virtio_console *c, uint32_t id, uint16_t event, uin
         }
         m = &c->backlog[(c->backlog_head + c->backlog_len) % VCON_CTRL_BACKLOG];
         m->hdr = (struct virtio_console_control){.id = id, .event = event, .value = value};
-        memcpy(m->extra, extra, extra_len);
+        if (extra_len) /* extra may be NULL then: memcpy(d, NULL, 0) is undefined */
+                memcpy(m->extra, extra, extra_len);
         m->extra_len = extra_len;
         c->backlog_len++;
         ctrl_flush(c);

@@ -2,7 +2,7 @@
 # Installs what building and testing wisp needs on a fresh Debian 12, only if missing.
 set -eu
 
-pkgs="make gcc libc6-dev musl-tools linux-libc-dev libcriterion-dev liburing-dev libseccomp-dev util-linux python3 e2fsprogs bc iproute2"
+pkgs="make gcc libc6-dev musl-tools linux-libc-dev libcriterion-dev liburing-dev libseccomp-dev util-linux python3 e2fsprogs bc iproute2 valgrind"
 # Fuzzing (tests/fuzz): clang with libFuzzer and the sanitizer runtimes.
 pkgs="$pkgs clang-14 libclang-rt-14-dev"
 

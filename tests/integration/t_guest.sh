@@ -69,6 +69,8 @@ wait_for() { # FILE PATTERN SECONDS
 
 signal_case() { # SIGNAL EXPECTED
 	local out=$OUTDIR/sig$1.out
+	# A stale "ready" from an earlier run would send the signal before wisp even started.
+	rm -f "$out"
 	$WISP run -k $G -p "wisp.test=hang" </dev/null >"$out" 2>"$OUTDIR/sig$1.err" &
 	local pid=$!
 	last=sig$1

@@ -132,6 +132,7 @@ test_disk_read_write_on_read_only_file() {
 
 test_disk_locked_by_another_vm() {
 	truncate -s 1M "$OUTDIR/shared.img"
+	rm -f "$OUTDIR/holder.out" # a stale "ready" would not wait for this holder
 	$WISP run -k $G -d "$OUTDIR/shared.img" -p "wisp.test=hang" </dev/null >"$OUTDIR/holder.out" 2>&1 &
 	local holder=$!
 	for _ in $(seq 100); do grep -q "hang: ready" "$OUTDIR/holder.out" && break; sleep 0.1; done
@@ -144,6 +145,7 @@ test_disk_locked_by_another_vm() {
 
 test_disk_shared_read_only() {
 	truncate -s 1M "$OUTDIR/shared-ro.img"
+	rm -f "$OUTDIR/holder2.out" # a stale "ready" would not wait for this holder
 	$WISP run -k $G -d "$OUTDIR/shared-ro.img,ro" -p "wisp.test=hang" </dev/null >"$OUTDIR/holder2.out" 2>&1 &
 	local holder=$!
 	for _ in $(seq 100); do grep -q "hang: ready" "$OUTDIR/holder2.out" && break; sleep 0.1; done

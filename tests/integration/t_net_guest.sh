@@ -30,6 +30,7 @@ net_up() {
 	ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
 		net.ipv6.conf.default.disable_ipv6=1
 	ip -n "$NS" link set "$TAP" mtu 9000 up || return 1
+	rm -f "$PEER_LOG" # a stale "ready" would not wait for this peer
 	ip netns exec "$NS" python3 tests/integration/tappeer.py "$TAP" 300 >"$PEER_LOG" 2>&1 &
 	PEER=$!
 	for _ in $(seq 100); do
