@@ -54,6 +54,7 @@ static const struct sandbox_ioctl every_thread_ioctls[] = {
 static const struct sandbox_call vcpu_calls[] = {
     CALL(exit, SANDBOX_ARGS_ANY, "the thread ends"),
     CALL(epoll_ctl, SANDBOX_ARGS_ANY, "virtio-net activation re-arms the tap's RX"),
+    CALL(io_uring_enter, SANDBOX_ARGS_ANY, "a device reset waits for the disk's I/O in flight"),
 };
 
 static const struct sandbox_ioctl vcpu_ioctls[] = {
