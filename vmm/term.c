@@ -72,13 +72,20 @@ static const char *fatal_name(int sig)
 static void fatal(int sig)
 {
         static const char msg[] = "\r\nwisp: fatal signal ";
-        char num[2] = {(char)('0' + sig / 10), (char)('0' + sig % 10)};
         const char *name = fatal_name(sig);
+        char line[64];
+        size_t n = sizeof(msg) - 1;
 
+        /* One write(2), like every log line: other threads still run and may
+         * write the guest's output; pieces would interleave with it. */
+        memcpy(line, msg, n);
+        if (sig >= 10)
+                line[n++] = (char)('0' + sig / 10);
+        line[n++] = (char)('0' + sig % 10);
+        memcpy(line + n, name, strlen(name));
+        n += strlen(name);
         term_restore();
-        (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        (void)!write(STDERR_FILENO, sig < 10 ? num + 1 : num, sig < 10 ? 1 : 2);
-        (void)!write(STDERR_FILENO, name, strlen(name));
+        (void)!write(STDERR_FILENO, line, n);
         /* SA_RESETHAND already restored the default action (rt_sigaction is
          * not in the seccomp lists after start-up). */
         raise(sig);

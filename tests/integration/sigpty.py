@@ -50,11 +50,18 @@ def pump(secs):
     return bool(b)
 
 
+def marked():
+    """The marker's whole line has come: the guest's "\r\n" after it, still being written
+    when the signal is sent, would otherwise land in the middle of wisp's message."""
+    at = out.find(marker)
+    return at >= 0 and out.find(b"\n", at) >= 0
+
+
 end = time.time() + 60
-while marker not in out and time.time() < end:
+while not marked() and time.time() < end:
     if not pump(0.1):
         break
-if marker not in out:
+if not marked():
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     open(outfile, "wb").write(out)

@@ -42,7 +42,9 @@ def fail(msg):
     print("output:", out[-400:])
     sys.exit(1)
 
-ready = {"hang": b"hang: ready", "echo": b"echo: ready", "triplefault": b""}[tests[mode]]
+# The whole line, its "\r\n" included: bytes the guest is still writing when the test acts
+# would land in the middle of what wisp prints then.
+ready = {"hang": b"hang: ready\r\n", "echo": b"echo: ready\r\n", "triplefault": b""}[tests[mode]]
 if ready and not read_until(ready):
     fail("guest never got ready")
 # While wisp runs, the terminal must be raw: no echo, no canonical mode, no signals.
