@@ -29,7 +29,8 @@ int main(int argc, char **argv)
                 return 0;
         }
         if (opt.cmd == WISP_CMD_PRINT_SECCOMP) {
-                sandbox_print(stdout, &(struct sandbox_config){.enabled = true});
+                sandbox_print(stdout,
+                              &(struct sandbox_config){.enabled = true, .kill = opt.seccomp_kill});
                 return 0;
         }
         if (opt.cmd == WISP_CMD_VERSION) {

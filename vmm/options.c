@@ -19,6 +19,7 @@ enum opt_id {
         O_PORT,
         O_VERBOSE,
         O_STATS,
+        O_SECCOMP,
         O_NO_SECCOMP,
         O_PRINT_SECCOMP,
         O_HELP,
@@ -45,6 +46,7 @@ static const struct opt_def opts[] = {
     {O_PORT, 0, "port", true},
     {O_VERBOSE, 'v', "verbose", false},
     {O_STATS, 0, "stats", false},
+    {O_SECCOMP, 0, "seccomp", true},
     {O_NO_SECCOMP, 0, "no-seccomp", false},
     {O_PRINT_SECCOMP, 0, "print-seccomp", false},
     {O_HELP, 'h', "help", false},
@@ -84,8 +86,12 @@ static const char usage[] =
     "                       guest) served on the Unix socket PATH; repeatable, up to 8\n"
     "  -v, --verbose        more messages (repeat for debug output)\n"
     "      --stats          print exit counts and memory use when the VM stops\n"
-    "      --no-seccomp     run without the per-thread system call filters (debugging;\n"
-    "                       a guest that escapes into wisp is then unconfined)\n"
+    "      --seccomp MODE   what a forbidden system call does: trap (default: wisp\n"
+    "                       names the thread and the call, restores the terminal and\n"
+    "                       exits 159), kill (the kernel kills wisp at the call:\n"
+    "                       SIGSYS, no report), off (no filters; debugging: a guest\n"
+    "                       that escapes into wisp is then unconfined)\n"
+    "      --no-seccomp     the same as --seccomp=off\n"
     "      --print-seccomp  print each thread's allowed system calls and exit\n"
     "  -h, --help           this text\n"
     "  -V, --version        wisp's version\n"
@@ -284,8 +290,17 @@ static int apply(struct options *o, const struct opt_def *d, const char *name, c
         case O_STATS:
                 o->stats = true;
                 return 0;
+        case O_SECCOMP:
+                if (strcmp(v, "trap") && strcmp(v, "kill") && strcmp(v, "off")) {
+                        snprintf(err, errlen, "option %s: '%s' is not trap, kill or off", name, v);
+                        return -EINVAL;
+                }
+                o->seccomp = strcmp(v, "off") != 0;
+                o->seccomp_kill = !strcmp(v, "kill");
+                return 0;
         case O_NO_SECCOMP:
                 o->seccomp = false;
+                o->seccomp_kill = false;
                 return 0;
         case O_PRINT_SECCOMP:
                 o->cmd = WISP_CMD_PRINT_SECCOMP;

@@ -32,7 +32,8 @@ struct options {
         enum boot_entry_pref entry;
         int verbose;
         bool stats;
-        bool seccomp; /* per-thread filters (default on; --no-seccomp) */
+        bool seccomp;      /* per-thread filters (default on; --seccomp=off, --no-seccomp) */
+        bool seccomp_kill; /* --seccomp=kill: the kernel kills, no report */
         struct blk_options disk[WISP_MAX_DISKS];
         unsigned int ndisks;
         struct net_options nic[WISP_MAX_NICS];

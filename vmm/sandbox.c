@@ -230,8 +230,9 @@ int sandbox_enter(enum sandbox_class c, const struct sandbox_config *cfg)
                 return 0;
         if (n == 0)
                 return -EINVAL;
-        /* Anything else traps into report_sigsys, which ends the process. */
-        ctx = seccomp_init(SCMP_ACT_TRAP);
+        /* Anything else traps into report_sigsys, which ends the process;
+         * or, asked for, the kernel kills the process at the call. */
+        ctx = seccomp_init(cfg->kill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_TRAP);
         if (!ctx)
                 return -ENOMEM;
         r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
@@ -314,7 +315,7 @@ int sandbox_init(const struct sandbox_config *cfg)
 {
         struct sigaction sa;
 
-        if (!cfg->enabled)
+        if (!cfg->enabled || cfg->kill)
                 return 0;
         memset(&sa, 0, sizeof(sa));
         sa.sa_sigaction = report_sigsys;

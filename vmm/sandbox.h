@@ -11,6 +11,7 @@ enum sandbox_class { SANDBOX_MAIN, SANDBOX_IO, SANDBOX_VCPU, SANDBOX_CLASSES };
 /* What varies the lists at run time. */
 struct sandbox_config {
         bool enabled; /* false with --no-seccomp */
+        bool kill;    /* --seccomp=kill: forbidden calls kill the process, unreported */
         bool stats;   /* --stats: main reads /proc/self files at the end */
 };
 
@@ -58,8 +59,9 @@ int sandbox_init(const struct sandbox_config *cfg);
 
 /*
  * Loads the calling thread's filter for class c: the listed calls are
- * allowed, any other traps to the report, which exits with status 159.
- * Nothing is loaded with the sandbox off. 0 or -errno.
+ * allowed, any other traps to the report, which exits with status 159
+ * (with cfg->kill, the kernel kills the process at the call instead: SIGSYS,
+ * the same status, no report). Nothing is loaded with the sandbox off. 0 or -errno.
  */
 int sandbox_enter(enum sandbox_class c, const struct sandbox_config *cfg);
 

@@ -40,10 +40,15 @@ static size_t count_calls(const struct sandbox_list *const *l, size_t n)
 void sandbox_print(FILE *f, const struct sandbox_config *cfg)
 {
         fprintf(f, "wisp seccomp filters, one per thread class, loaded before the first "
-                   "KVM_RUN.\nAny other system call: trap -> wisp reports the thread and the "
-                   "call, restores the\nterminal and exits with status 159 (as a kill by "
-                   "SIGSYS); the call never runs.\nOther ABIs (i386, x32): the process is "
-                   "killed.\n");
+                   "KVM_RUN.\n");
+        if (cfg->kill)
+                fprintf(f, "Any other system call (--seccomp=kill): the kernel kills the "
+                           "process (SIGSYS, status 159);\nthe call never runs.\n");
+        else
+                fprintf(f, "Any other system call: trap -> wisp reports the thread and the "
+                           "call, restores the\nterminal and exits with status 159 (as a "
+                           "kill by SIGSYS); the call never runs.\n");
+        fprintf(f, "Other ABIs (i386, x32): the process is killed.\n");
         for (int c = 0; c < SANDBOX_CLASSES; c++) {
                 const struct sandbox_list *l[4];
                 size_t n = sandbox_lists((enum sandbox_class)c, cfg, l);

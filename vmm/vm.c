@@ -460,7 +460,8 @@ int vm_setup(struct vm *vm, const struct options *o, char *err, size_t errlen)
         atomic_init(&vm->exit_status, -1);
         pthread_mutex_init(&vm->gate.lock, NULL);
         pthread_cond_init(&vm->gate.cond, NULL);
-        vm->sandbox = (struct sandbox_config){.enabled = o->seccomp, .stats = o->stats};
+        vm->sandbox = (struct sandbox_config){
+            .enabled = o->seccomp, .kill = o->seccomp_kill, .stats = o->stats};
         io_bus_init(&vm->pio, "port");
         io_bus_init(&vm->mmio, "mmio");
 

@@ -153,6 +153,7 @@ OPTION_LINES = [
     ('--help',),
     ('--version',),
     ('run', '-k', 'k', '-m', '0x10', '-x', '--bogus=1', '-'),
+    ('run', '-k', 'k', '--seccomp=kill', '--no-seccomp', '--seccomp', 'off', '--print-seccomp'),
 ]
 
 

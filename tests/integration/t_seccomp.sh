@@ -12,6 +12,22 @@ test_seccomp_forbidden_call_from_main() { seccomp_probe main main; }
 test_seccomp_forbidden_call_from_io_thread() { seccomp_probe io I/O; }
 test_seccomp_forbidden_call_from_vcpu() { seccomp_probe vcpu vCPU; }
 
+# --seccomp=kill: the kernel kills wisp at the forbidden call (SIGSYS; a subprocess sees a
+# negative status, which the trap's exit(159) never gives) and no report is written.
+# No core file: RLIMIT_CORE 0 for wisp.
+seccomp_kill_probe() { # CLASS
+	WISP_SECCOMP_PROBE=$1 run "kill-$1" 30 python3 -c '
+import resource, subprocess, sys
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+print("status", subprocess.run(sys.argv[1:]).returncode)' $WISP run --seccomp=kill -k $G -c 2
+	expect_out "^status -31$" || return 1
+	! grep -q "seccomp:" "$OUTDIR/$last.err" || fail "a report was written in kill mode"
+}
+
+test_seccomp_kill_mode_from_main() { seccomp_kill_probe main; }
+test_seccomp_kill_mode_from_io_thread() { seccomp_kill_probe io; }
+test_seccomp_kill_mode_from_vcpu() { seccomp_kill_probe vcpu; }
+
 test_seccomp_off_loads_nothing() {
 	WISP_SECCOMP_PROBE=vcpu run probe-off 30 $WISP run --no-seccomp -k $G -c 2 \
 		-p "wisp.test=exit status=7"
@@ -53,10 +69,21 @@ test_seccomp_every_thread_is_filtered() {
 		fail "threads and their seccomp modes: $(tr '\n' ';' <"$OUTDIR/threads")"
 }
 
-test_seccomp_off_leaves_threads_unfiltered() {
-	while_echo_guest --no-seccomp
+off_case() { # OPTION
+	while_echo_guest $1
 	expect_status 0 || return 1
 	[ "$(grep -c '^wisp-.* 0$' "$OUTDIR/threads")" = 4 ] ||
+		fail "threads and their seccomp modes: $(tr '\n' ';' <"$OUTDIR/threads")"
+}
+
+test_seccomp_off_leaves_threads_unfiltered() { off_case --no-seccomp; }
+test_seccomp_mode_off_leaves_threads_unfiltered() { off_case --seccomp=off; }
+
+# A guest that makes no forbidden call runs the same under kill mode: every thread filtered.
+test_seccomp_kill_mode_every_thread_is_filtered() {
+	while_echo_guest --seccomp=kill
+	expect_status 0 || return 1
+	[ "$(grep -c '^wisp-.* 2$' "$OUTDIR/threads")" = 4 ] ||
 		fail "threads and their seccomp modes: $(tr '\n' ';' <"$OUTDIR/threads")"
 }
 

@@ -44,6 +44,8 @@ Test(options, defaults)
         cr_assert_eq(o.entry, ENTRY_AUTO);
         cr_assert_eq(o.verbose, 0);
         cr_assert_not(o.stats);
+        cr_assert(o.seccomp);
+        cr_assert_not(o.seccomp_kill);
 }
 
 Test(options, kernel_in_every_form)
@@ -132,6 +134,22 @@ Test(options, flags)
         cr_assert(strstr(err, "--verbose"), "err: %s", err);
         cr_assert_eq(P("run", "-k", "k", "-vk"), -EINVAL, "-k is not a flag");
         cr_assert(strstr(err, "-vk"), "err: %s", err);
+}
+
+Test(options, seccomp_modes)
+{
+        cr_assert_eq(P("run", "-k", "k", "--seccomp=trap"), 0, "%s", err);
+        cr_assert(o.seccomp && !o.seccomp_kill);
+        cr_assert_eq(P("run", "-k", "k", "--seccomp", "kill"), 0, "%s", err);
+        cr_assert(o.seccomp && o.seccomp_kill);
+        cr_assert_eq(P("run", "-k", "k", "--seccomp=off"), 0, "%s", err);
+        cr_assert(!o.seccomp && !o.seccomp_kill);
+        cr_assert_eq(P("run", "-k", "k", "--seccomp=kill", "--no-seccomp"), 0, "%s", err);
+        cr_assert(!o.seccomp && !o.seccomp_kill, "the later option wins");
+        cr_assert_eq(P("run", "-k", "k", "--no-seccomp", "--seccomp=kill"), 0, "%s", err);
+        cr_assert(o.seccomp && o.seccomp_kill, "the later option wins");
+        FAILS_NAMING("--seccomp", "log", "run", "-k", "k", "--seccomp=log");
+        FAILS_NAMING("--seccomp", "", "run", "-k", "k", "--seccomp=");
 }
 
 Test(options, help_and_version)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -151,19 +152,26 @@ Test(sandbox, report_names_the_thread_and_the_call)
  * Runs body in a forked child that loads class c's filter first; returns
  * the child's wait status. Criterion's own process never gets a filter.
  */
-static int in_filtered_child(enum sandbox_class c, int (*body)(void))
+static int in_child_with(enum sandbox_class c, const struct sandbox_config *cfg, int (*body)(void))
 {
         int status;
         pid_t pid = fork();
 
         cr_assert_geq(pid, 0);
         if (pid == 0) {
-                if (sandbox_init(&on) < 0 || sandbox_enter(c, &on) < 0)
+                /* Kill mode ends children by SIGSYS, whose default is a core dump. */
+                setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+                if (sandbox_init(cfg) < 0 || sandbox_enter(c, cfg) < 0)
                         _exit(100);
                 _exit(body());
         }
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         return status;
+}
+
+static int in_filtered_child(enum sandbox_class c, int (*body)(void))
+{
+        return in_child_with(c, &on, body);
 }
 
 static int make_socket(void)
@@ -213,6 +221,22 @@ Test(sandbox, a_forbidden_call_ends_the_process_with_159)
 
                 cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == WISP_EXIT_SYSCALL_DENIED,
                           "%s: status 0x%x", sandbox_class_name(c), st);
+        }
+}
+
+/* --seccomp=kill: no handler runs; the kernel kills the process at the call. */
+Test(sandbox, kill_mode_kills_the_process_by_sigsys)
+{
+        static const struct sandbox_config kill = {.enabled = true, .kill = true};
+
+        for (int c = 0; c < SANDBOX_CLASSES; c++) {
+                int st = in_child_with((enum sandbox_class)c, &kill, make_socket);
+
+                cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "%s: status 0x%x",
+                          sandbox_class_name(c), st);
+                st = in_child_with((enum sandbox_class)c, &kill, map_data);
+                cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 42, "allowed calls still run: 0x%x",
+                          st);
         }
 }
 
