@@ -19,16 +19,16 @@ CFLAGS_BASE := -std=gnu11 -O2 -g0 -D_GNU_SOURCE -I. -I$(BUILD)/gen $(WARN) -fno-
 KINC := $(BUILD)/kinc
 MULTIARCH := $(shell $(CC_HOST) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 LIBURING := /usr/lib/$(MULTIARCH)/liburing.a
-# Debian's libseccomp.a is built for glibc; vmm/musl_compat.c supplies the one
-# glibc-only symbol it needs (__fprintf_chk).
-LIBSECCOMP := /usr/lib/$(MULTIARCH)/libseccomp.a
 
 SRC_DIRS := kvm boot devices vmm pci virtio
-LIB_SRCS := $(filter-out vmm/main.c,$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
+# vmm/sandbox_gen.c is a build-time tool, not part of wisp.
+LIB_SRCS := $(filter-out vmm/main.c vmm/sandbox_gen.c,$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
 WISP_SRCS := $(LIB_SRCS) vmm/main.c
 # The SIGSYS report names the forbidden call: a table made from the kernel's own list.
 SYSCALL_NAMES := $(BUILD)/gen/syscall_names.h
-HDRS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS))) $(SYSCALL_NAMES)
+# The seccomp filters, compiled to BPF at build time by libseccomp (vmm/sandbox_gen.c).
+SANDBOX_BPF := $(BUILD)/gen/sandbox_bpf.h
+HDRS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS))) $(SYSCALL_NAMES) $(SANDBOX_BPF)
 
 WISP_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(WISP_SRCS))
 HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(LIB_SRCS))
@@ -46,14 +46,21 @@ $(KINC)/.stamp: Makefile
 	@ln -sfn /usr/include/video $(KINC)/video
 	@ln -sfn /usr/include/liburing $(KINC)/liburing
 	@ln -sfn /usr/include/liburing.h $(KINC)/liburing.h
-	@ln -sfn /usr/include/seccomp.h $(KINC)/seccomp.h
-	@ln -sfn /usr/include/seccomp-syscalls.h $(KINC)/seccomp-syscalls.h
 	@touch $@
 
 $(SYSCALL_NAMES): /usr/include/$(MULTIARCH)/asm/unistd_64.h
 	@mkdir -p $(dir $@)
 	@awk '$$1 == "#define" && $$2 ~ /^__NR_/ { sub(/^__NR_/, "", $$2); \
 		printf "[%s] = \"%s\",\n", $$3, $$2 }' $< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/sandbox_gen: vmm/sandbox_gen.c vmm/sandbox_lists.c vmm/sandbox.h
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	@$(CC_HOST) $(CFLAGS_BASE) -o $@ vmm/sandbox_gen.c vmm/sandbox_lists.c -lseccomp
+
+$(SANDBOX_BPF): $(BUILD)/gen/sandbox_gen
+	@echo "  GEN     $@"
+	@$< >$@.tmp && mv $@.tmp $@
 
 $(BUILD)/musl/%.o: %.c $(HDRS) $(KINC)/.stamp
 	@mkdir -p $(dir $@)
@@ -62,7 +69,7 @@ $(BUILD)/musl/%.o: %.c $(HDRS) $(KINC)/.stamp
 
 $(BUILD)/wisp: $(WISP_OBJS)
 	@echo "  LD      $@"
-	@$(CC_STATIC) -static -s -Wl,--gc-sections -o $@ $^ $(LIBURING) $(LIBSECCOMP) -lpthread
+	@$(CC_STATIC) -static -s -Wl,--gc-sections -o $@ $^ $(LIBURING) -lpthread
 
 # Unit tests: the same sources built with the host compiler, linked with Criterion.
 $(BUILD)/host/%.o: %.c $(HDRS)
@@ -77,7 +84,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELPERS) $(HOST_OBJS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC_HOST) $(CFLAGS_BASE) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(HOST_OBJS) -lcriterion -luring -lseccomp -lpthread
+	@$(CC_HOST) $(CFLAGS_BASE) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(HOST_OBJS) -lcriterion -luring -lpthread
 
 unit: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2 || rc=1; done; exit $$rc

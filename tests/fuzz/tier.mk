@@ -34,7 +34,7 @@ $(FUZZ_DIR)/obj/%.o: %.c $(HDRS) $(wildcard tests/unit/*.h) $(wildcard tests/fuz
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
 	@echo "  FUZZLD  $@"
-	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -luring -lseccomp -lpthread
+	@$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ -luring -lpthread
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -17,8 +17,7 @@ ASAN_CFLAGS := $(SAN_CFLAGS_COMMON) -fsanitize=address,undefined -fno-sanitize-r
 	-Wno-maybe-uninitialized
 VG_CFLAGS := $(SAN_CFLAGS_COMMON)
 
-# libseccomp only once the product uses it (the header comes with libseccomp-dev).
-SAN_LIBS := -luring -lpthread $(if $(wildcard /usr/include/seccomp.h),-lseccomp)
+SAN_LIBS := -luring -lpthread
 
 ASAN_WISP_OBJS := $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(WISP_SRCS))
 ASAN_LIB_OBJS := $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(LIB_SRCS))

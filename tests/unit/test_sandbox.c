@@ -240,6 +240,27 @@ Test(sandbox, kill_mode_kills_the_process_by_sigsys)
         }
 }
 
+static int read_nothing(void)
+{
+        char c;
+
+        return read(-1, &c, 1) < 0 && errno == EBADF ? 42 : 1;
+}
+
+/* The program loaded is the one for the configuration: --stats lets main read. */
+Test(sandbox, stats_program_lets_main_read)
+{
+        static const struct sandbox_config with_stats = {.enabled = true, .stats = true};
+        int st = in_child_with(SANDBOX_MAIN, &with_stats, read_nothing);
+
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 42, "with --stats: 0x%x", st);
+        st = in_filtered_child(SANDBOX_MAIN, read_nothing);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == WISP_EXIT_SYSCALL_DENIED, "without: 0x%x",
+                  st);
+        st = in_filtered_child(SANDBOX_IO, read_nothing);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 42, "the I/O thread reads: 0x%x", st);
+}
+
 Test(sandbox, no_executable_mappings_after_start_up)
 {
         int st = in_filtered_child(SANDBOX_IO, map_executable);
