@@ -79,12 +79,20 @@ $(BUILD)/host/%.o: %.c $(HDRS)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
-UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+# A fixture shared by one family of tests, tests/unit/NAME_fixture.c, goes only into the
+# test_NAME_* binaries: it holds the family's state under the tests' own short names and may
+# stand in for libc or liburing functions (ioctl, fdatasync), which no other binary should get.
+UNIT_FIXTURES := $(wildcard tests/unit/*_fixture.c)
+UNIT_HELPERS := $(filter-out $(UNIT_SRCS) $(UNIT_FIXTURES),$(wildcard tests/unit/*.c))
+# unit_fixtures(test_NAME_x): the fixtures that binary links.
+unit_fixtures = $(foreach x,$(UNIT_FIXTURES),$(if $(filter \
+	test_$(patsubst tests/unit/%_fixture.c,%,$(x))_%,$(1)),$(x)))
 
-$(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELPERS) $(HOST_OBJS) $(wildcard tests/unit/*.h)
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELPERS) $(UNIT_FIXTURES) $(HOST_OBJS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC_HOST) $(CFLAGS_BASE) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(HOST_OBJS) -lcriterion -luring -lpthread
+	@$(CC_HOST) $(CFLAGS_BASE) -Itests/unit -o $@ $< $(UNIT_HELPERS) $(call unit_fixtures,$*) \
+		$(HOST_OBJS) -lcriterion -luring -lpthread
 
 unit: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2 || rc=1; done; exit $$rc

@@ -22,7 +22,7 @@
  * The first byte picks the mode. Even: a header, feature bits and a frame length go to
  * net_tx_hdr_check (an accepted checksum request lies inside the frame; a GSO type is one
  * negotiated) and net_tap_offloads (offloads only for accepted features). Odd: a virtio-net
- * function whose "tap" is one end of a SOCK_SEQPACKET pair, as in test_virtio_net.c, driven
+ * function whose "tap" is one end of a SOCK_SEQPACKET pair, as in test_virtio_net_*.c, driven
  * by fuzz_driver.h's operations plus the tap sending frames to the guest and the test
  * reading what the guest transmitted: every frame that reaches the tap starts with a header
  * that net_tx_hdr_check accepts for the negotiated features, and is no larger than allowed.

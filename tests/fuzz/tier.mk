@@ -22,7 +22,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_HELPERS := tests/unit/fake_mem.c tests/unit/fake_kvm.c tests/unit/vpci_harness.c \
-	tests/unit/vring_driver.c tests/unit/kimage.c
+	tests/unit/vpci_virtio.c tests/unit/vring_driver.c tests/unit/kimage.c
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS) $(FUZZ_HELPERS))
 
 .PHONY: fuzz fuzz-build

@@ -22,6 +22,7 @@ SAN_LIBS := -luring -lpthread
 ASAN_WISP_OBJS := $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(WISP_SRCS))
 ASAN_LIB_OBJS := $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(LIB_SRCS))
 ASAN_HELPER_OBJS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/obj/tests/unit/%.o,$(UNIT_HELPERS))
+ASAN_FIXTURE_OBJS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/obj/tests/unit/%.o,$(UNIT_FIXTURES))
 ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/unit/%,$(UNIT_SRCS))
 VG_WISP_OBJS := $(patsubst %.c,$(VG_DIR)/obj/%.o,$(WISP_SRCS))
 
@@ -38,11 +39,14 @@ $(ASAN_DIR)/wisp: $(ASAN_WISP_OBJS)
 	@echo "  ASANLD  $@"
 	@$(SAN_CC) $(ASAN_CFLAGS) -o $@ $^ $(SAN_LIBS)
 
-$(ASAN_DIR)/unit/%: tests/unit/%.c $(ASAN_HELPER_OBJS) $(ASAN_LIB_OBJS) $(wildcard tests/unit/*.h)
+# Each binary links only its own family's fixture (see unit_fixtures in the Makefile).
+$(ASAN_DIR)/unit/%: tests/unit/%.c $(ASAN_HELPER_OBJS) $(ASAN_FIXTURE_OBJS) $(ASAN_LIB_OBJS) \
+		$(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  ASANTST $@"
-	@$(SAN_CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< $(ASAN_HELPER_OBJS) $(ASAN_LIB_OBJS) \
-		-lcriterion $(SAN_LIBS)
+	@$(SAN_CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< $(ASAN_HELPER_OBJS) \
+		$(patsubst tests/unit/%.c,$(ASAN_DIR)/obj/tests/unit/%.o,$(call unit_fixtures,$*)) \
+		$(ASAN_LIB_OBJS) -lcriterion $(SAN_LIBS)
 
 $(VG_DIR)/obj/%.o: %.c $(HDRS) tests/sanitize/tier.mk
 	@mkdir -p $(dir $@)

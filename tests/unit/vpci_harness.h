@@ -1,4 +1,5 @@
-/* Test helper: a guest driving virtio-pci functions on a real pci_bus over a fake KVM. */
+/* Test helper: a guest driving virtio-pci functions on a real pci_bus over a fake KVM
+ * (vpci_harness.c), their virtio registers and a fake device (vpci_virtio.c). */
 #ifndef WISP_TESTS_VPCI_HARNESS_H
 #define WISP_TESTS_VPCI_HARNESS_H
 
@@ -128,7 +129,7 @@ void vph_bar_write(struct vph_fn *f, int bar, uint64_t off, uint32_t len, uint64
 void vph_msix_enable(struct vph_fn *f, unsigned int nvec);
 void vph_msix_disable(struct vph_fn *f);
 
-/* --- the modern interface, register by register as Linux 6.1 writes it --- */
+/* --- the modern interface, register by register as Linux 6.1 writes it (vpci_virtio.c) --- */
 uint64_t vph_common_read(struct vph_fn *f, uint32_t off, uint32_t len);
 void vph_common_write(struct vph_fn *f, uint32_t off, uint32_t len, uint64_t v);
 uint8_t vph_isr_read(struct vph_fn *f);
