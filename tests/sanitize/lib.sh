@@ -38,7 +38,9 @@ san_skip_seccomp() {
 	local t why="needs the seccomp filters, which the glibc sanitizer builds run without"
 	[ "${WISP_NO_SECCOMP:-0}" = 1 ] || return 0
 	for t in test_seccomp_forbidden_call_from_main test_seccomp_forbidden_call_from_io_thread \
-		test_seccomp_forbidden_call_from_vcpu test_seccomp_every_thread_is_filtered; do
+		test_seccomp_forbidden_call_from_vcpu test_seccomp_every_thread_is_filtered \
+		test_seccomp_kill_mode_from_main test_seccomp_kill_mode_from_io_thread \
+		test_seccomp_kill_mode_from_vcpu test_seccomp_kill_mode_every_thread_is_filtered; do
 		skip[$t]=$why
 	done
 }
