@@ -34,7 +34,7 @@ void h_rewrite(struct blk *b);
 void h_reset_io(struct blk *b);
 void h_ro_declined(struct blk *b);
 
-/* test_hostile_net.c: what the hostile-net cases share (test_hostile_net2.c has two of them). */
+/* test_hostile_net.c: what the hostile-net cases share (two live in test_hostile_net_*.c). */
 #define HNET_AREA (192UL << 10) /* bytes at hn.area, the case's own */
 struct hnet {
         struct net *net;
