@@ -1,4 +1,4 @@
-/* What the hostile-* scenario files share (test_hostile.c). */
+/* What the hostile-* scenario files share (test_hostile.c, test_hostile_net.c). */
 #ifndef GUEST_HOSTILE_H
 #define GUEST_HOSTILE_H
 
@@ -33,5 +33,21 @@ void h_flood(struct blk *b);
 void h_rewrite(struct blk *b);
 void h_reset_io(struct blk *b);
 void h_ro_declined(struct blk *b);
+
+/* test_hostile_net.c: what the hostile-net cases share (two live in test_hostile_net_*.c). */
+#define HNET_AREA (192UL << 10) /* bytes at hn.area, the case's own */
+struct hnet {
+        struct net *net;
+        struct peer_link *link;
+        u8 *area;
+        u32 seq;             /* the next wire sequence number */
+        u32 want_tx_dropped; /* frames the case made the device drop: --stats must agree */
+        u32 want_rx_dropped;
+};
+extern struct hnet hn;
+/* An echo of a good frame on pair 0 comes back whole: the device still works. */
+void hn_good_echo(const char *after);
+void hn_tx_rewrite(void);
+void hn_flood(void);
 
 #endif

@@ -5,22 +5,19 @@
 
 #define WAIT_MS 5000
 #define IDLE_MS 200 /* how long a frame that must not be sent is watched */
-#define AREA (192UL << 10)
 #define POISON_PAYLOAD 300
 
 static struct net net;
 static struct peer_link link;
-static u8 *area; /* header + frame of the bad frames */
-static u32 seq = 1;
-static u32 want_tx_dropped, want_rx_dropped;
+struct hnet hn = {.net = &net, .link = &link, .seq = 1};
 static u32 poison_seen;
 
 /* An echo round trip on pair 0: the device still works. */
-static void good_echo(const char *after)
+void hn_good_echo(const char *after)
 {
         static struct net_frame f;
         struct wire w;
-        u32 s = seq++;
+        u32 s = hn.seq++;
 
         peer_send(&link, 0, NET_GUEST_PORT, OP_ECHO, s, NULL, 100 + s % 200, 2);
         if (!peer_wait(&link, OP_ECHO_REPLY, s, &f, &w, WAIT_MS))
@@ -41,13 +38,13 @@ static void no_poison(const char *what)
                       rep[2] - poison_seen);
 }
 
-/* A POISON wire frame of payload bytes at area + hdr_len, the header zeroed; returns its length. */
+/* A POISON wire frame of payload bytes after a zeroed header at hn.area; returns its length. */
 static u32 poison(u32 payload)
 {
-        struct wire w = {.op = OP_POISON, .seq = seq++};
+        struct wire w = {.op = OP_POISON, .seq = hn.seq++};
 
-        memset(area, 0, net.hdr_len);
-        return frame_wire(&link, area + net.hdr_len, NET_GUEST_PORT, &w, payload, false);
+        memset(hn.area, 0, net.hdr_len);
+        return frame_wire(&link, hn.area + net.hdr_len, NET_GUEST_PORT, &w, payload, false);
 }
 
 /* Sends a bad chain on pair 0: back with length 0, never on the wire, the queue still works. */
@@ -60,28 +57,28 @@ static void tx_bad(const struct vbuf *v, u32 nv, bool ind, const char *what)
         if (!net_tx_drain(&net, 0, WAIT_MS))
                 hfail("%s: the chain was not returned within %u ms (the queue stalled)", what,
                       WAIT_MS);
-        good_echo(what);
+        hn_good_echo(what);
         no_poison(what);
-        want_tx_dropped++;
+        hn.want_tx_dropped++;
         kprintf("hostile-net: %s: returned, not sent (%lu kcycles), the next frame went through\n",
                 what, (rdtsc() - t0) / 1000);
 }
 
-/* header + frame of len bytes at area, in pieces of piece bytes (0: one descriptor). */
+/* header + frame of len bytes at hn.area, in pieces of piece bytes (0: one descriptor). */
 static u32 split(struct vbuf *v, u32 len, u32 piece)
 {
         u32 nv = 0, off = 0, total = net.hdr_len + len;
 
         if (!piece) {
-                v[0] = (struct vbuf){(u64)area, total, false};
+                v[0] = (struct vbuf){(u64)hn.area, total, false};
                 return 1;
         }
-        v[nv++] = (struct vbuf){(u64)area, net.hdr_len, false};
+        v[nv++] = (struct vbuf){(u64)hn.area, net.hdr_len, false};
         off = net.hdr_len;
         while (off < total) {
                 u32 l = total - off < piece ? total - off : piece;
 
-                v[nv++] = (struct vbuf){(u64)area + off, l, false};
+                v[nv++] = (struct vbuf){(u64)hn.area + off, l, false};
                 off += l;
         }
         return nv;
@@ -96,16 +93,16 @@ static void tx_short_hdr(void)
 
         poison(POISON_PAYLOAD);
         for (u32 i = 0; i < ARRAY_SIZE(lens); i++) {
-                v[0] = (struct vbuf){(u64)area, lens[i], false};
+                v[0] = (struct vbuf){(u64)hn.area, lens[i], false};
                 kprintf("hostile-net: a %u-byte chain (the header is %u bytes)\n", lens[i], h);
                 tx_bad(v, 1, false, "tx-short-hdr: chain shorter than the header");
         }
         /* Split over two descriptors, still short. */
-        v[0] = (struct vbuf){(u64)area, 4, false};
-        v[1] = (struct vbuf){(u64)area + 4, h - 5, false};
+        v[0] = (struct vbuf){(u64)hn.area, 4, false};
+        v[1] = (struct vbuf){(u64)hn.area + 4, h - 5, false};
         tx_bad(v, 2, false, "tx-short-hdr: 2 descriptors, 1 byte short of a header");
         /* A whole header and no frame at all. */
-        v[0] = (struct vbuf){(u64)area, h, false};
+        v[0] = (struct vbuf){(u64)hn.area, h, false};
         tx_bad(v, 1, false, "tx-short-hdr: a header and no frame");
 }
 
@@ -138,7 +135,7 @@ static void tx_oversized(void)
 
 static void tx_bad_gso(void)
 {
-        struct virtio_net_hdr *h = (struct virtio_net_hdr *)area;
+        struct virtio_net_hdr *h = (struct virtio_net_hdr *)hn.area;
         bool tso4 = net_has(&net, VIRTIO_NET_F_HOST_TSO4), csum = net_has(&net, VIRTIO_NET_F_CSUM);
         struct vbuf v[2];
         u32 len, nv;
@@ -249,7 +246,7 @@ static u32 expect_data(u32 count, u32 size, u32 ms, u32 *stale)
         struct wire w;
         u32 got = 0;
 
-        peer_send(&link, 0, NET_GUEST_PORT, OP_SEND, seq++, arg, 0, 1);
+        peer_send(&link, 0, NET_GUEST_PORT, OP_SEND, hn.seq++, arg, 0, 1);
         while (got < count && peer_wait(&link, OP_DATA, ~0u, &f, &w, ms)) {
                 if (w.len != size) {
                         /* An earlier frame, held back rather than dropped. */
@@ -269,7 +266,7 @@ static void rx_small(void)
 {
         struct net_rxq *r = &net.rx[0];
         u32 lens[] = {4, 4, 100}, back = 0, stale = 0, arg[4] = {3, 150, 0, 0};
-        u8 *tiny = area;
+        u8 *tiny = hn.area;
         u64 end;
 
         if (net.mrg)
@@ -284,7 +281,7 @@ static void rx_small(void)
         kprintf("hostile-net: rx-small: buffers of 4, 4 and 100 bytes posted; the peer sends 3 "
                 "frames of %u bytes\n",
                 (u32)WIRE_PAYLOAD + 150);
-        peer_send(&link, 0, NET_GUEST_PORT, OP_SEND, seq++, arg, 0, 1);
+        peer_send(&link, 0, NET_GUEST_PORT, OP_SEND, hn.seq++, arg, 0, 1);
         end = deadline_ms(2000);
         while (back < ARRAY_SIZE(lens) && !deadline_passed(end)) {
                 u32 id, len;
@@ -298,7 +295,7 @@ static void rx_small(void)
         }
         kprintf("hostile-net: rx-small: %u of 3 small buffers returned with length 0%s\n", back,
                 back < 3 ? " (the rest still held by the device)" : "");
-        want_rx_dropped = back;
+        hn.want_rx_dropped = back;
         net_rx_fill(&net, 0);
         if (expect_data(4, 300, WAIT_MS, &stale) != 4)
                 hfail("rx-small: frames stopped coming after buffers too small for them");
@@ -307,7 +304,7 @@ static void rx_small(void)
                 stale);
         if (back < 3 && !stale)
                 hfail("rx-small: small buffers neither returned nor their frames delivered");
-        good_echo("rx-small");
+        hn_good_echo("rx-small");
 }
 
 /*
@@ -324,7 +321,7 @@ static void rx_none(void)
         struct wire w;
 
         kprintf("hostile-net: rx-none: no RX buffers; the peer sends %u frames\n", RX_NONE_FRAMES);
-        peer_send(&link, 0, NET_GUEST_PORT, OP_SEND, seq++, arg, 0, 1);
+        peer_send(&link, 0, NET_GUEST_PORT, OP_SEND, hn.seq++, arg, 0, 1);
         delay_us(1000000);
         if (vq_has_used(&r->q))
                 hfail("rx-none: a used entry on a queue without buffers");
@@ -343,7 +340,7 @@ static void rx_none(void)
         kprintf("hostile-net: rx-none: all %u frames arrived, in order, after the buffers\n",
                 RX_NONE_FRAMES);
         peer_hello(&link);
-        good_echo("rx-none");
+        hn_good_echo("rx-none");
 }
 
 /* --- notifications and the control queue ---------------------------------------------------- */
@@ -354,7 +351,7 @@ static void notify_absent(void)
         struct vq *q = &net.tx[0].q;
         u16 nq = (u16)(net.ctrl_index + 1), used0 = *(volatile u16 *)&q->used->idx;
         u8 *slot = net_tx_slot(&net, 0);
-        struct wire w = {.op = OP_ECHO, .seq = seq++};
+        struct wire w = {.op = OP_ECHO, .seq = hn.seq++};
         static struct net_frame f;
         u64 end;
         u32 len;
@@ -389,7 +386,7 @@ static void notify_absent(void)
                 hfail("notify: the frame was not sent on its own kick afterwards");
         net_rx_release(&net, &f);
         kprintf("hostile-net: notify: absent queues ignored, the frame went on its own kick\n");
-        good_echo("notifies for absent queues");
+        hn_good_echo("notifies for absent queues");
 }
 
 /* A hand-made control chain: the ack (or NET_NO_ACK / NET_TIMEOUT). */
@@ -417,7 +414,7 @@ static u32 ctrl_raw(const struct vbuf *v, u32 nv, u8 *ack)
 
 static void ctrl_bad(void)
 {
-        u8 *m = area, *ack = area + 4000;
+        u8 *m = hn.area, *ack = hn.area + 4000;
         struct vbuf v[3];
         u32 r;
 
@@ -461,7 +458,7 @@ static void ctrl_bad(void)
         if (r != VIRTIO_NET_OK)
                 hfail("ctrl: a good PROMISC afterwards answered %s", net_ack_name(r));
         kprintf("hostile-net: ctrl: a good command afterwards -> OK\n");
-        good_echo("bad control commands");
+        hn_good_echo("bad control commands");
 }
 
 static const struct {
@@ -476,6 +473,8 @@ static const struct {
     {"rx-none", rx_none, false},
     {"notify", notify_absent, true},
     {"ctrl", ctrl_bad, true},
+    {"tx-rewrite", hn_tx_rewrite, true},
+    {"flood", hn_flood, true},
 };
 
 void test_hostile_net(const struct boot_info *bi)
@@ -496,12 +495,12 @@ void test_hostile_net(const struct boot_info *bi)
                 if (cases[i].run == rx_small)
                         o.mrg = false;
                 blk_setup_env(bi);
-                area = palloc(AREA, 4096);
+                hn.area = palloc(HNET_AREA, 4096);
                 net_open(&net, &o, VEC_MSIX_BASE);
                 link.n = &net;
                 if (cases[i].needs_rx) {
                         peer_hello(&link);
-                        good_echo("set-up");
+                        hn_good_echo("set-up");
                 }
                 kprintf("hostile-net: --- %s (%s interface, %u-byte header)\n", cases[i].name,
                         net.v.ops->name, net.hdr_len);
@@ -509,8 +508,8 @@ void test_hostile_net(const struct boot_info *bi)
                 peer_report(&link, rep);
                 if (rep[1] || rep[2])
                         hfail("the peer saw %u frames with a bad CRC, %u poison", rep[1], rep[2]);
-                kprintf("hostile-net: expect stats tx_dropped=%u rx_dropped=%u\n", want_tx_dropped,
-                        want_rx_dropped);
+                kprintf("hostile-net: expect stats tx_dropped=%u rx_dropped=%u\n",
+                        hn.want_tx_dropped, hn.want_rx_dropped);
                 peer_quit(&link);
                 guest_pass();
         }

@@ -454,7 +454,11 @@ const char *net_ack_name(u32 ack);
  * arg2 POISON frames (ones the device should have dropped), arg3 others. QUIT -> BYE, the peer
  * exits. BENCH_END -> BENCH_COUNT: arg0 bench frames (ethertype 0x88b5) seen so far,
  * arg1 KiB, arg2 microseconds. FLOOD: bench frames of arg0 bytes for arg1 ms (or arg2 frames),
- * then FLOOD_END: arg0 frames sent, arg1 microseconds.
+ * then FLOOD_END: arg0 frames sent, arg1 microseconds. RW: a hostile-net-tx-rewrite frame (flags
+ * bit 0: from the second buffer; arg0 variant, arg1 its two allowed frame lengths, arg2 its two
+ * allowed offload states, tappeer.py); RW_REPORT (arg0 variant) -> RW_REPORT_REPLY: arg0 frames,
+ * arg1 of a later version, arg2 of no version. FLOOD_ON: frames of arg0 bytes over arg1 UDP flows
+ * from a thread of the peer's until FLOOD_OFF -> FLOOD_OFF_ACK (arg0 frames sent).
  */
 enum wire_op {
         OP_HELLO = 1,
@@ -474,6 +478,12 @@ enum wire_op {
         OP_BENCH_COUNT = 22,
         OP_FLOOD = 23,
         OP_FLOOD_END = 25,
+        OP_RW = 26,
+        OP_RW_REPORT = 27,
+        OP_RW_REPORT_REPLY = 28,
+        OP_FLOOD_ON = 29,
+        OP_FLOOD_OFF = 30,
+        OP_FLOOD_OFF_ACK = 31,
 };
 
 struct wire {

@@ -115,15 +115,42 @@ hostile_net_case() { # CASE TRANSPORT GUEST-KEYS...
 	expect_status 0 && expect_out "wisp-test-guest: PASS" && expect_peer_clean && expect_drops
 }
 
-for _c in tx-short-hdr tx-oversized tx-bad-gso rx-small rx-none notify ctrl; do
+# tx-rewrite: BAD-INPUTS "descriptor or request header changed after the kick" on the TX
+# path: the peer fails any frame that is no version of what the guest submitted, the drops
+# (refused versions) must be what --stats counts.
+for _c in tx-short-hdr tx-oversized tx-bad-gso tx-rewrite rx-small rx-none notify ctrl; do
 	eval "test_hostile_net_${_c//-/_}_modern() { hostile_net_case $_c modern; }"
 done
-for _c in tx-short-hdr tx-bad-gso notify; do
+for _c in tx-short-hdr tx-bad-gso tx-rewrite notify; do
 	eval "test_hostile_net_${_c//-/_}_legacy() { hostile_net_case $_c legacy; }"
 done
 unset _c
+test_hostile_net_tx_rewrite_legacy_10_byte_header() { hostile_net_case tx-rewrite legacy net.mrg=0; }
 test_hostile_net_tx_bad_gso_without_tso() { hostile_net_case tx-bad-gso modern net.tso=0; }
 test_hostile_net_tx_bad_gso_without_csum() { hostile_net_case tx-bad-gso modern net.csum=0; }
+
+# BAD-INPUTS "submission flood: memory use stays bounded" for virtio-net (hostile-net-flood):
+# PAIRS queue pairs on a multi-queue tap, every TX queue full of frames to a peer that reads
+# far slower than they come, every RX buffer posted while the peer floods the guest, and two
+# phases in which the guest holds its RX buffers back (the tap back-pressured). wisp's
+# RssAnon is sampled at each of the 6 phase lines, the guest staying in that phase until
+# the host's byte on COM1 comes (run_sampled, expect_memory_bounded: lib.sh, the same
+# bounds as the disk flood).
+net_flood_case() { # NAME TRANSPORT PAIRS
+	local name=$1
+	[ -n "${NET_SKIP:-}" ] && return 0
+	net_up "$name" multi_queue || { net_down; fail "namespace / tap / peer set-up failed"; return 1; }
+	run_sampled "$name" 120 '^hostile-net: flood: phase' ip netns exec "$NS" $WISP run --stats \
+		-k $G -m 256M -n "tap=$TAP,mac=$NET_MAC,transport=transitional,queues=$3" \
+		-p "wisp.test=hostile-net-flood virtio.transport=$2 mq=$3 flood.ack=1"
+	for _ in $(seq 20); do kill -0 "$PEER" 2>/dev/null || break; sleep 0.05; done
+	net_down
+	expect_status 0 && expect_out "wisp-test-guest: PASS" && expect_peer_clean &&
+		expect_drops && expect_memory_bounded 6
+}
+
+test_hostile_net_flood_memory_bounded_modern() { net_flood_case hnfloodm modern 4; }
+test_hostile_net_flood_memory_bounded_legacy() { net_flood_case hnfloodl legacy 2; }
 
 netbench_case() { # NAME GUEST-KEYS...
 	local name=$1

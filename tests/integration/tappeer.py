@@ -11,18 +11,30 @@ a 36-byte header <magic op flags seq len crc arg0..3> and len payload bytes, byt
 usage: tappeer.py IFNAME [SECS]       (gives up after SECS, default 300)
 
 Prints "tappeer: ready" once bound, a line per notable event, and at exit one line
-"tappeer: summary good=N badcrc=N poison=N other=N tcp=N tcpbad=N bench=N flood=N".
+"tappeer: summary good=N badcrc=N poison=N other=N tcp=N tcpbad=N bench=N flood=N rw=N rwbad=N".
 Exit status 0 after a QUIT, 1 on timeout.
+
+hostile-net-tx-rewrite (RW frames): each names the versions of itself the guest may have let
+the device send (arg1: two frame lengths; arg2: two checksum-offload states, each bit 15
+NEEDS_CSUM, bits 0-7 csum_start, bits 8-14 csum_offset; any field may come from either, as
+the device's one copy of a header rewritten under it may mix fields, never bytes of one);
+a frame that is no version (payload of no buffer, another length, GSO, another offload
+state) or one seen twice counts in rwbad. RW_REPORT answers a variant's counts.
+hostile-net-flood: FLOOD_ON starts a thread that sends frames of arg0 bytes over arg1 UDP
+flows to the guest until FLOOD_OFF (answered with FLOOD_OFF_ACK, arg0 frames sent); the
+main thread goes on reading meanwhile, slower than a guest's TX flood comes.
 """
 import socket
 import struct
 import sys
+import threading
 import time
 import zlib
 
 SOL_PACKET = 263
 PACKET_VNET_HDR = 15
 PACKET_OUTGOING = 4
+SO_RCVBUFFORCE = 33  # Linux; the socket module does not name it
 ETH_P_ALL = 0x0003
 MAGIC = 0x54454E57
 GUEST_IP = bytes([10, 99, 0, 2])
@@ -34,6 +46,7 @@ NEEDS_CSUM, GSO_TCPV4 = 1, 1
 (HELLO, HELLO_ACK, ECHO, ECHO_REPLY, SEND, DATA, TCP, TCP_RESULT, REPORT, REPORT_REPLY, POISON,
  QUIT, BYE) = range(1, 14)
 BENCH_END, BENCH_COUNT, FLOOD, FLOOD_END = 21, 22, 23, 25
+RW, RW_REPORT, RW_REPORT_REPLY, FLOOD_ON, FLOOD_OFF, FLOOD_OFF_ACK = 26, 27, 28, 29, 30, 31
 PEER_MAC = bytes([0x02, 0x77, 0x69, 0x73, 0x70, 0x01])
 BASE = bytes(((i * 29 + (i >> 8)) & 0xFF) for i in range(1 << 17))
 NO_VNET = bytes(VNET.size)
@@ -66,12 +79,20 @@ class Peer:
     def __init__(self, ifname):
         self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
-        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        try:  # past net.core.rmem_max (root): a burst of the guest's must not overflow it
+            self.s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
+        except OSError:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
         self.s.bind((ifname, ETH_P_ALL))
         self.guest_mac = b"\xff" * 6
         self.ip_id = 0
-        self.c = dict(good=0, badcrc=0, poison=0, other=0, tcp=0, tcpbad=0, bench=0, flood=0)
+        self.c = dict(good=0, badcrc=0, poison=0, other=0, tcp=0, tcpbad=0, bench=0, flood=0,
+                      rw=0, rwbad=0)
+        self.rw_seen = set()
+        self.rw_var = {}  # variant -> [frames, later versions, bad]
+        self.flooder = None
+        self.flooding = False
         self.bench_bytes = 0
         self.bench_t0 = self.bench_t1 = 0.0
 
@@ -194,6 +215,71 @@ class Peer:
         for i in range(5):
             self.send(self.wire(dport, FLOOD_END, i, (sent, usecs, 0, 0)))
 
+    def rw_frame(self, vh, frame, seq, flags, args, good):
+        """A hostile-net-tx-rewrite frame: must be one version of what the guest submitted."""
+        var, lens, states = args[0], args[1], args[2]
+        vflags, gso_type, _, gso_size, cstart, coff = vh
+        lo, hi = lens & 0xFFFF, lens >> 16
+        s = [states & 0xFFFF, states >> 16]
+        csum = [x for x in s if x & 0x8000]
+        why = []
+        if not good:
+            why.append("its payload is no buffer's")
+        if len(frame) not in (lo, hi):
+            why.append("%u bytes, the versions have %u or %u" % (len(frame), lo, hi))
+        if gso_type or gso_size:
+            why.append("GSO type %u size %u" % (gso_type, gso_size))
+        if vflags & NEEDS_CSUM:
+            if (not csum or cstart not in [x & 0xFF for x in csum] or
+                    coff not in [(x >> 8) & 0x7F for x in csum]):
+                why.append("NEEDS_CSUM %u+%u, no version has it" % (cstart, coff))
+        elif len(csum) == 2:
+            why.append("no NEEDS_CSUM, every version has it")
+        if seq >> 1 in self.rw_seen:
+            why.append("a second time")
+        self.rw_seen.add(seq >> 1)
+        later = flags & 1 or (len(frame) == hi != lo) or (
+            vflags & NEEDS_CSUM and len(csum) == 2 and (cstart, coff) != (s[0] & 0xFF,
+                                                                          (s[0] >> 8) & 0x7F))
+        v = self.rw_var.setdefault(var, [0, 0, 0])
+        v[0] += 1
+        v[1] += 1 if later else 0
+        self.c["rw"] += 1
+        if why:
+            v[2] += 1
+            self.c["rwbad"] += 1
+            self.note("rewrite variant %u round %u: a frame that is no version: %s (vnet %s)"
+                      % (var, seq >> 1, "; ".join(why), vh))
+
+    def flood_on(self, size, flows):
+        """Frames of size bytes over flows UDP flows to the guest, from a thread, until OFF."""
+        pad = bytes(max(size - 42, 0))
+        frames = [NO_VNET + self.ip_udp(9, pad, 50000 + i) for i in range(max(flows, 1))]
+        self.flooding = True
+
+        def run():
+            sent = 0
+            while self.flooding:
+                for _ in range(32):
+                    try:
+                        self.s.send(frames[sent % len(frames)])
+                    except OSError:
+                        pass  # the tap queue is full: the guest holds its buffers
+                    sent += 1
+                time.sleep(0.0005)  # leaves the 2 host CPUs some room for wisp and the guest
+            self.c["flood"] += sent
+
+        self.flooder = threading.Thread(target=run, daemon=True)
+        self.flooder.start()
+        self.note("flood on: %u-byte frames over %u flows" % (size, flows))
+
+    def flood_off(self):
+        if self.flooder:
+            self.flooding = False
+            self.flooder.join()
+            self.flooder = None
+            self.note("flood off: %u frames sent" % self.c["flood"])
+
     def bench_frame(self, frame):
         if not self.c["bench"]:
             self.bench_t0 = time.monotonic()
@@ -201,7 +287,7 @@ class Peer:
         self.c["bench"] += 1
         self.bench_bytes += len(frame)
 
-    def wire_msg(self, frame, sport):
+    def wire_msg(self, vh, frame, sport):
         w = WIRE.unpack_from(frame, 42)
         _, op, flags, seq, n, crc = w[:6]
         args = w[6:]
@@ -246,7 +332,21 @@ class Peer:
                                 (self.c["bench"], self.bench_bytes >> 10, usecs, 0)))
         elif op == FLOOD:
             self.flood(sport, args[0], args[1], args[2])
+        elif op == RW:
+            self.rw_frame(vh, frame, seq, flags, args, good)
+        elif op == RW_REPORT:
+            v = self.rw_var.get(args[0], [0, 0, 0])
+            self.note("rewrite variant %u: %u frames, %u of a later version, %u no version"
+                      % (args[0], v[0], v[1], v[2]))
+            self.send(self.wire(sport, RW_REPORT_REPLY, seq, (v[0], v[1], v[2], 0)))
+        elif op == FLOOD_ON:
+            if not self.flooder:
+                self.flood_on(args[0], args[1])
+        elif op == FLOOD_OFF:
+            self.flood_off()
+            self.send(self.wire(sport, FLOOD_OFF_ACK, seq, (self.c["flood"], 0, 0, 0)))
         elif op == QUIT:
+            self.flood_off()
             for i in range(3):
                 self.send(self.wire(sport, BYE, i))
             return False
@@ -275,7 +375,7 @@ class Peer:
                 sport = struct.unpack("!H", frame[34:36])[0] if len(frame) >= 38 else 0
                 if (proto == 17 and dport == PEER_PORT and len(frame) >= 42 + WIRE.size and
                         WIRE.unpack_from(frame, 42)[0] == MAGIC):
-                    if not self.wire_msg(frame, sport):
+                    if not self.wire_msg(vh, frame, sport):
                         return True
                     continue
                 if proto == 6 and dport == PEER_PORT and len(frame) >= 54:
@@ -293,6 +393,7 @@ def main():
     secs = float(sys.argv[2]) if len(sys.argv) > 2 else 300
     p = Peer(ifname)
     ok = p.run(secs)
+    p.flood_off()
     print("tappeer: summary " + " ".join("%s=%u" % kv for kv in p.c.items()), flush=True)
     if not ok:
         print("tappeer: timed out after %g s" % secs, flush=True)

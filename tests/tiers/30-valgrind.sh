@@ -71,7 +71,8 @@ else
 	declare -A skip=()
 	san_skip_seccomp
 	# (Only run with VG_ALL=1.) Valgrind's own heap and shadow memory count in wisp's RSS.
-	for t in test_hostile_flood_memory_bounded_modern test_hostile_flood_memory_bounded_legacy; do
+	for t in test_hostile_flood_memory_bounded_modern test_hostile_flood_memory_bounded_legacy \
+		test_hostile_net_flood_memory_bounded_modern test_hostile_net_flood_memory_bounded_legacy; do
 		skip[$t]="asserts wisp's RSS bounds, which valgrind's own memory breaks"
 	done
 	# Deadlines in the test guest (see tests/sanitize/lib.sh) can pass under valgrind.
