@@ -19,7 +19,7 @@ GUEST_C := main.c bootinfo.c cmdline.c lib.c uart.c exit.c time.c idt.c lapic.c 
 	pit.c mptable.c smp.c kvmclock.c test_boot.c test_echo.c test_simple.c \
 	palloc.c mmu.c ring3.c tsc.c pci.c msix.c virtio.c virtio_modern.c virtio_legacy.c virtq.c \
 	blk.c blkdev.c pattern.c test_blk.c test_blkbench.c test_blkfault.c test_hostile.c \
-	test_hostile2.c test_hostile3.c test_hostile4.c test_hostile5.c \
+	test_hostile_regs.c test_hostile2.c test_hostile3.c test_hostile4.c test_hostile5.c \
 	test_hostile_pci.c vfind.c net.c netframe.c test_net.c test_hostile_net.c \
 	test_hostile_net_rewrite.c test_hostile_net_flood.c test_netbench.c \
 	console.c test_console.c test_load.c

@@ -22,6 +22,12 @@ bool r3_all(const void *p, u64 len, u8 v);
 void wait_needs_reset(struct blk *b, u32 mark, const char *what);
 
 void test_hostile_pci_fuzz(const struct boot_info *bi, struct blk *b);
+/* test_hostile_regs.c */
+void h_queue_regs(struct blk *b);
+void h_queue_select(struct blk *b);
+void h_msix(struct blk *b);
+void h_notify(struct blk *b);
+void h_status(struct blk *b);
 void h_geometry(struct blk *b);
 void h_config(struct blk *b);
 void h_bars(struct blk *b);
