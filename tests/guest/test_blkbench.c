@@ -55,15 +55,10 @@ static void publish_kick(struct bench *p)
 {
         struct vq *q = p->q;
 
-        barrier();
-        *(volatile u16 *)&q->avail->idx = q->avail_idx;
-        __asm__ volatile("mfence" : : : "memory");
-        if (q->event_idx ? vring_need_event(*vq_avail_event(q), q->avail_idx, q->kicked_idx)
-                         : !(*(volatile u16 *)&q->used->flags & VRING_USED_F_NO_NOTIFY)) {
+        if (vq_publish_avail(q)) {
                 vq_notify_raw(q, q->index); /* one MMIO/PIO write: an ioeventfd */
                 p->kicks++;
         }
-        q->kicked_idx = q->avail_idx;
 }
 
 /* Harvests what came back; re-submits while running. Returns the number harvested. */

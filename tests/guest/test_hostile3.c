@@ -124,14 +124,8 @@ static void requeue(struct flood *f, u16 qi, u16 head)
 static void publish_kick(struct flood *f, u16 qi)
 {
         struct vq *q = &f->b->vq[qi];
-        bool need;
+        bool need = vq_publish_avail(q);
 
-        barrier();
-        *(volatile u16 *)&q->avail->idx = q->avail_idx;
-        __asm__ volatile("mfence" : : : "memory");
-        need = q->event_idx ? vring_need_event(*vq_avail_event(q), q->avail_idx, q->kicked_idx)
-                            : !(*(volatile u16 *)&q->used->flags & VRING_USED_F_NO_NOTIFY);
-        q->kicked_idx = q->avail_idx;
         if (need || f->rounds % 8 == 0) {
                 vq_notify_raw(q, q->index);
                 f->kicks++;

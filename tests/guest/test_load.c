@@ -45,13 +45,8 @@ static u64 key(const struct boot_info *bi, const char *k, u64 dflt)
 /* Publishes the avail index; notifies (one ioeventfd write) when the device asks for it. */
 static void publish_kick(struct vq *q)
 {
-        barrier();
-        *(volatile u16 *)&q->avail->idx = q->avail_idx;
-        __asm__ volatile("mfence" : : : "memory");
-        if (q->event_idx ? vring_need_event(*vq_avail_event(q), q->avail_idx, q->kicked_idx)
-                         : !(*(volatile u16 *)&q->used->flags & VRING_USED_F_NO_NOTIFY))
+        if (vq_publish_avail(q))
                 vq_notify_raw(q, q->index);
-        q->kicked_idx = q->avail_idx;
 }
 
 static void requeue(struct vq *q, u16 head)

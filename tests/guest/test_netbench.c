@@ -41,16 +41,10 @@ static void publish_kick(struct nb *b)
 {
         struct vq *q = b->q;
 
-        barrier();
-        *(volatile u16 *)&q->avail->idx = q->avail_idx;
-        __asm__ volatile("mfence" : : : "memory");
-        if (b->kick_always ||
-            (q->event_idx ? vring_need_event(*vq_avail_event(q), q->avail_idx, q->kicked_idx)
-                          : !(*(volatile u16 *)&q->used->flags & VRING_USED_F_NO_NOTIFY))) {
+        if (vq_publish_avail(q) || b->kick_always) {
                 vq_notify_raw(q, q->index);
                 b->kicks++;
         }
-        q->kicked_idx = q->avail_idx;
 }
 
 static void requeue(struct vq *q, u16 head)

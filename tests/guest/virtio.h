@@ -236,6 +236,9 @@ int vq_prepare(struct vq *q, const struct vbuf *b, u32 n, bool indirect);
 void vq_publish(struct vq *q, u16 head);
 /* Notifies the device unless it suppressed notifications (or force). */
 void vq_kick(struct vq *q, bool force);
+/* Stores avail->idx for entries already in the ring (avail_idx advanced by the caller) and
+ * says whether the device asked to be notified; the caller notifies (vq_notify_raw). */
+bool vq_publish_avail(struct vq *q);
 /* The raw notify write of value v (hostile scenarios). */
 void vq_notify_raw(struct vq *q, u16 v);
 bool vq_has_used(const struct vq *q);

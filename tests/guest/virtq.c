@@ -133,6 +133,19 @@ void vq_publish(struct vq *q, u16 head)
         *(volatile u16 *)&q->avail->idx = q->avail_idx;
 }
 
+bool vq_publish_avail(struct vq *q)
+{
+        bool need;
+
+        wmb(); /* the entries before the index (2.6.13.2) */
+        *(volatile u16 *)&q->avail->idx = q->avail_idx;
+        mb(); /* avail->idx stored before avail_event / used->flags are read (2.6.13.6) */
+        need = q->event_idx ? vring_need_event(*vq_avail_event(q), q->avail_idx, q->kicked_idx)
+                            : !(*(volatile u16 *)&q->used->flags & VRING_USED_F_NO_NOTIFY);
+        q->kicked_idx = q->avail_idx;
+        return need;
+}
+
 void vq_notify_raw(struct vq *q, u16 v)
 {
         if (q->dev->legacy)
