@@ -2,7 +2,7 @@
 #ifndef GUEST_HOSTILE_H
 #define GUEST_HOSTILE_H
 
-#include "virtio.h"
+#include "net.h"
 
 #define hfail(...) guest_fail(ST_HOSTILE, __VA_ARGS__)
 

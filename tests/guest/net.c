@@ -1,5 +1,5 @@
 /* virtio-net client: negotiation, config, RX buffers (small, big, mergeable), TX, control queue. */
-#include "virtio.h"
+#include "net.h"
 #include "x86.h"
 
 #define F(bit) (1UL << (bit))

@@ -1,5 +1,5 @@
 /* Frames for the tap peer: Ethernet/IPv4/UDP/TCP, checksums, CRC32, the wire protocol. */
-#include "virtio.h"
+#include "net.h"
 #include "x86.h"
 
 #define ETH_P_IP 0x0800

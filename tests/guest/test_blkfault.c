@@ -1,6 +1,6 @@
 /* wisp.test=blkfault: a scripted virtio-blk (and net) client that reports every status, for host
  * faults. */
-#include "virtio.h"
+#include "net.h"
 #include "x86.h"
 
 #define SECTOR 512UL

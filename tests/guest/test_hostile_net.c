@@ -1,5 +1,5 @@
 /* wisp.test=hostile-net-NAME: a malicious virtio-net driver; each case ends with good traffic. */
-#include "virtio.h"
+#include "net.h"
 #include "x86.h"
 #include "hostile.h"
 

@@ -1,5 +1,5 @@
 /* hostile-net-flood: every TX queue full, RX buffers posted and held back; memory sampled. */
-#include "virtio.h"
+#include "net.h"
 #include "x86.h"
 #include "hostile.h"
 

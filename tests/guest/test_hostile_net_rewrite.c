@@ -1,5 +1,5 @@
 /* hostile-net-tx-rewrite: TX headers and descriptors rewritten after the kick, from ring 3. */
-#include "virtio.h"
+#include "net.h"
 #include "x86.h"
 #include "hostile.h"
 

@@ -1,5 +1,5 @@
 /* wisp.test=load: a disk and a NIC checked once, then blk + net traffic for secs (load, soak). */
-#include "virtio.h"
+#include "net.h"
 #include "x86.h"
 
 #define SECTOR 512UL

@@ -1,5 +1,5 @@
 /* wisp.test=net: frames both ways with the tap peer, offloads, mergeable RX, MQ, control queue. */
-#include "virtio.h"
+#include "net.h"
 #include "x86.h"
 
 #define WAIT_MS 5000

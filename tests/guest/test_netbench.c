@@ -1,5 +1,5 @@
 /* wisp.test=netbench: frames to or from the tap peer as fast as a ring-3 polling loop can. */
-#include "virtio.h"
+#include "net.h"
 #include "x86.h"
 
 #define BENCH_ETHERTYPE 0x88b5  /* IEEE local experimental */
