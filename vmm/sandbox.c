@@ -43,8 +43,9 @@ int sandbox_enter(enum sandbox_class c, const struct sandbox_config *cfg)
         b = &sandbox_bpf[c][cfg->stats][cfg->kill];
         /* The kernel only reads the program: the cast drops a const it cannot see. */
         prog = (struct sock_fprog){.len = b->len, .filter = (struct sock_filter *)b->insns};
-        /* Required for an unprivileged filter, and what keeps a setuid execve
-         * from undoing it (execve is in no list anyway). */
+        /* Without CAP_SYS_ADMIN the kernel takes a filter only from a thread
+         * that can never gain privileges (no setuid execve; execve is in no
+         * list anyway). libseccomp's seccomp_load sets it for the same reason. */
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return -errno;
         return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? -errno : 0;
