@@ -12,6 +12,7 @@
 #include <linux/virtio_blk.h>
 
 #include "virtio_blk_fixture.h"
+#include "vph_driver.h"
 
 struct vph h;
 struct virtio_blk b;
@@ -128,24 +129,19 @@ int open_spec(struct virtio_blk *d, const char *extra, unsigned int queues, char
 
 uint64_t galloc(uint64_t len, uint64_t align)
 {
-        uint64_t a = (heap + align - 1) & ~(align - 1);
-
-        heap = a + len;
-        cr_assert_leq(heap, RAM_SIZE, "test heap exhausted");
-        return a;
+        return vph_galloc(&heap, RAM_SIZE, len, align);
 }
 
 void *gptr(uint64_t gpa, uint64_t len)
 {
-        void *p = guest_ptr(&h.mem, gpa, len);
-
-        cr_assert_not_null(p);
-        return p;
+        return vph_gptr(&h, gpa, len);
 }
+
+static const struct vph_rings rings = {QSZ, RING_BASE, RING_STRIDE};
 
 uint64_t ring(unsigned int q, unsigned int which)
 {
-        return RING_BASE + q * RING_STRIDE + which * 0x1000;
+        return vph_ring(&rings, q, which);
 }
 
 /* Opens the image with extra options, attaches it, and probes the function. */
@@ -163,18 +159,7 @@ void attach(const char *extra, unsigned int queues)
 /* virtio_dev_probe + virtblk_probe's find_vqs with one MSI-X vector per queue + DRIVER_OK. */
 void driver_up(uint64_t want)
 {
-        cr_assert_eq(vph_modern_negotiate(&f, want, NULL), 0);
-        vph_msix_enable(&f, nq + 1);
-        cr_assert_eq(vph_modern_config_vector(&f, 0), 0);
-        for (unsigned int q = 0; q < nq; q++) {
-                vd_init(&drv[q], &h.mem, QSZ, ring(q, 0), ring(q, 1), ring(q, 2));
-                cr_assert_eq(vph_modern_setup_queue(&f, (uint16_t)q, QSZ, ring(q, 0), ring(q, 1),
-                                                    ring(q, 2), (uint16_t)(q + 1), NULL),
-                             0);
-        }
-        for (unsigned int q = 0; q < nq; q++)
-                cr_assert_eq(vph_modern_enable_queue(&f, (uint16_t)q), 1);
-        cr_assert_eq(vph_modern_add_status(&f, DOK), ACK | DRV | FOK | DOK);
+        vph_driver_up(&f, &h.mem, &rings, drv, NULL, want, nq + 1, nq);
 }
 /* Posts header, data (device-writable unless type is OUT) and status as a chain (or an
  * indirect table), unpublished. */
@@ -214,15 +199,13 @@ void kick(unsigned int q)
 
 unsigned int pending_used(unsigned int q)
 {
-        return (uint16_t)(vd_used_idx(&drv[q]) - drv[q].last_used);
+        return vph_pending_used(&drv[q]);
 }
 
 /* Runs the event loop until queue q has n used entries to read (5 s at most). */
 void wait_used(unsigned int q, unsigned int n)
 {
-        for (int i = 0; i < 500 && pending_used(q) < n; i++)
-                cr_assert_geq(vph_poll(&h, 10), 0);
-        cr_assert_geq(pending_used(q), n, "queue %u: %u of %u completions", q, pending_used(q), n);
+        vph_wait_used(&h, &drv[q], q, n);
 }
 
 /* Submits one request, waits for it, returns its status; *used_len gets the used length. */

@@ -13,6 +13,7 @@
 #include <linux/virtio_pci.h>
 
 #include "virtio_console_fixture.h"
+#include "vph_driver.h"
 #include "vmm/log.h"
 
 struct vph h;
@@ -99,9 +100,11 @@ void attach(void)
         attach_n(NAMED);
 }
 
+static const struct vph_rings rings = {QSZ, RING_BASE, RING_STRIDE};
+
 uint64_t ring(unsigned int q, unsigned int which)
 {
-        return RING_BASE + q * RING_STRIDE + which * 0x1000;
+        return vph_ring(&rings, q, which);
 }
 
 /*
@@ -110,19 +113,9 @@ uint64_t ring(unsigned int q, unsigned int which)
  */
 void driver_up_n(uint64_t want, unsigned int count)
 {
-        cr_assert_eq(vph_modern_negotiate(&f, want, NULL), 0);
-        vph_msix_enable(&f, nq + 1);
-        cr_assert_eq(vph_modern_config_vector(&f, 0), 0);
-        for (unsigned int q = 0; q < count; q++) {
-                vd_init(&drv[q], &h.mem, QSZ, ring(q, 0), ring(q, 1), ring(q, 2));
-                next_desc[q] = 0;
-                cr_assert_eq(vph_modern_setup_queue(&f, (uint16_t)q, QSZ, ring(q, 0), ring(q, 1),
-                                                    ring(q, 2), (uint16_t)(q + 1), &noff[q]),
-                             0);
-        }
+        vph_driver_up(&f, &h.mem, &rings, drv, noff, want, nq + 1, count);
         for (unsigned int q = 0; q < count; q++)
-                cr_assert_eq(vph_modern_enable_queue(&f, (uint16_t)q), 1);
-        cr_assert_eq(vph_modern_add_status(&f, DOK), ACK | DRV | FOK | DOK);
+                next_desc[q] = 0;
 }
 
 void driver_up(uint64_t want)
@@ -139,19 +132,12 @@ uint8_t status(void)
 
 static uint64_t galloc(uint64_t len, uint64_t align)
 {
-        uint64_t a = (heap + align - 1) & ~(align - 1);
-
-        heap = a + len;
-        cr_assert_leq(heap, RAM_SIZE, "test heap exhausted");
-        return a;
+        return vph_galloc(&heap, RAM_SIZE, len, align);
 }
 
 void *gptr(uint64_t gpa, uint64_t len)
 {
-        void *p = guest_ptr(&h.mem, gpa, len);
-
-        cr_assert_not_null(p);
-        return p;
+        return vph_gptr(&h, gpa, len);
 }
 
 /*
@@ -202,31 +188,24 @@ void kick(unsigned int q)
 
 unsigned int pending_used(unsigned int q)
 {
-        return (uint16_t)(vd_used_idx(&drv[q]) - drv[q].last_used);
+        return vph_pending_used(&drv[q]);
 }
 
 /* Runs the event loop until it has nothing left to do (a bounded number of rounds). */
 void settle(void)
 {
-        for (int i = 0; i < 100 && vph_poll(&h, 20) > 0; i++)
-                ;
+        vph_settle(&h);
 }
 
 /* Runs the event loop until queue q has n used entries to read (5 s at most). */
 void wait_used(unsigned int q, unsigned int n)
 {
-        for (int i = 0; i < 500 && pending_used(q) < n; i++)
-                cr_assert_geq(vph_poll(&h, 10), 0);
-        cr_assert_geq(pending_used(q), n, "queue %u: %u of %u used", q, pending_used(q), n);
+        vph_wait_used(&h, &drv[q], q, n);
 }
 
 void used(unsigned int q, uint16_t head, uint32_t len)
 {
-        uint32_t id, l;
-
-        cr_assert(vd_get_used(&drv[q], &id, &l), "queue %u: no used entry for head %u", q, head);
-        cr_assert_eq(id, head, "queue %u: used head %u, wanted %u", q, id, head);
-        cr_assert_eq(l, len, "queue %u head %u: used length %u, wanted %u", q, head, l, len);
+        vph_expect_used(&drv[q], q, head, len);
 }
 
 /* Concatenates what the device wrote into every used buffer of queue q. Returns the bytes. */
